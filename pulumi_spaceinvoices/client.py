@@ -1,0 +1,373 @@
+"""SpaceInvoicesClient: the one HTTP client that resources and functions share.
+
+One lazily created ``requests.Session`` per client (safe for concurrent use from threads), a
+timeout on every request, retries of transient failures (two pure functions below decide: retry
+or not, and how long to wait), a total deadline per call, process-wide pacing under the API's
+rate limit, and errors mapped into :mod:`pulumi_spaceinvoices.errors`. Set
+``SPACEINVOICES_LOG=debug`` to log every request and response, with secrets redacted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import quote
+
+import requests
+import urllib3
+
+from ._redact import redact_json, redact_text
+from ._version import __version__
+from .errors import APIConnectionError, APIError, ConfigurationError, NotFoundError, error_for_status
+from .models import (
+    OnboardingLink,
+    PaymentIntent,
+    StripeConnect,
+    StripeConnectAccount,
+    StripeConnectAccountFields,
+    StripeConnectFields,
+)
+from .settings import CONFIG_TOKEN, ENV_TOKEN, resolve_api_url, resolve_settings
+
+DEFAULT_CONNECT_TIMEOUT = 5.0
+DEFAULT_READ_TIMEOUT = 30.0
+DEFAULT_MAX_ATTEMPTS = 5
+DEFAULT_DEADLINE = 90.0
+# The API allows 100 requests/s; strict spacing at 95/s never puts more than 96 in any 1 s window.
+DEFAULT_REQUESTS_PER_SECOND = 95.0
+MAX_RETRY_AFTER = 30.0
+USER_AGENT = f"pulumi-spaceinvoices/{__version__}"
+
+logger = logging.getLogger("pulumi_spaceinvoices")
+
+# Methods whose repetition cannot create a second object: safe to retry after the request was sent.
+REPEATABLE_METHODS = frozenset({"GET", "HEAD", "PATCH", "PUT", "DELETE"})
+
+
+def should_retry(*, method: str, status: int | None, sent: bool, repeatable: bool | None = None) -> bool:
+    """Whether a failed attempt may be tried again.
+
+    ``status`` is None when no HTTP answer arrived; ``sent`` tells whether the request may have
+    reached the server then. ``repeatable`` overrides the method's own idempotency (a POST that
+    only mints a fresh onboarding link is safe to repeat).
+    """
+    if repeatable is None:
+        repeatable = method in REPEATABLE_METHODS
+    if status is None:
+        return repeatable or not sent
+    if status in (429, 503):  # the server refused the request without acting on it
+        return True
+    if status in (502, 504):  # a gateway gave up: the request may have been applied behind it
+        return repeatable
+    if status == 500:
+        return method == "GET"
+    return False
+
+
+def retry_delay(attempt: int, retry_after: float | None, *, base: float = 0.25, cap: float = 8.0,
+                rand: Callable[[], float] = random.random) -> float:
+    """Seconds to wait before attempt ``attempt + 1``: the server's Retry-After, else capped
+    exponential backoff with jitter (between half and all of ``base * 2**(attempt-1)``)."""
+    if retry_after is not None:
+        return min(max(retry_after, 0.0), MAX_RETRY_AFTER)
+    return min(cap, base * 2 ** (attempt - 1)) * (0.5 + rand() / 2)
+
+
+class _Pacer:
+    """Spaces requests evenly, process-wide per API URL, so one process stays under the limit."""
+
+    def __init__(self, per_second: float) -> None:
+        self.interval = 1.0 / per_second if per_second > 0 else 0.0
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def wait(self, deadline_at: float) -> None:
+        if not self.interval:
+            return
+        with self._lock:
+            now = time.monotonic()
+            slot = max(now, self._next)
+            self._next = slot + self.interval
+        if slot > now:
+            time.sleep(min(slot, deadline_at) - now if slot > now else 0)
+
+    def pause(self, seconds: float) -> None:
+        """Hold back every thread after the server said 429."""
+        with self._lock:
+            self._next = max(self._next, time.monotonic() + seconds)
+
+
+_pacers: dict[tuple[str, float], _Pacer] = {}
+_pacers_lock = threading.Lock()
+
+
+def _pacer_for(api_url: str, per_second: float) -> _Pacer:
+    with _pacers_lock:
+        return _pacers.setdefault((api_url, per_second), _Pacer(per_second))
+
+
+def _configure_debug_logging() -> None:
+    if os.environ.get("SPACEINVOICES_LOG", "").lower() == "debug" and not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG)
+
+
+def _was_sent(exc: requests.RequestException) -> bool:
+    """False only when the connection was never established, so the server saw nothing."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return False
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return not isinstance(reason, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError))
+
+
+def path_segment(value: str) -> str:
+    """Percent-encode a value for use as one URL path segment."""
+    return quote(str(value), safe="")
+
+
+class SpaceInvoicesClient:
+    """A client of the Space Invoices Stripe Connect API.
+
+    >>> client = SpaceInvoicesClient(access_token="...", api_url="http://127.0.0.1:8787")
+    >>> client.get_connect_account("644c214c6ee48100249d5d7a")
+
+    The token and URL, when not given, come from ``config`` (stack config keys) or the environment
+    (see :mod:`pulumi_spaceinvoices.settings`). Calls that need no token work without one.
+    """
+
+    def __init__(
+        self,
+        access_token: str | None = None,
+        *,
+        api_url: str | None = None,
+        config: Mapping[str, Any] | None = None,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        read_timeout: float = DEFAULT_READ_TIMEOUT,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        deadline: float = DEFAULT_DEADLINE,
+        requests_per_second: float = DEFAULT_REQUESTS_PER_SECOND,
+    ) -> None:
+        self.api_url = resolve_api_url(api_url, config)
+        try:
+            self._token: str | None = resolve_settings(access_token, self.api_url, config).access_token
+        except ConfigurationError:
+            self._token = None  # only calls that need it fail, with that error
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self.max_attempts = max(1, max_attempts)
+        self.deadline = deadline
+        self._pacer = _pacer_for(self.api_url, requests_per_second)
+        self._session: requests.Session | None = None
+        self._session_lock = threading.Lock()
+        self._link_method = "POST"
+        _configure_debug_logging()
+
+    def __repr__(self) -> str:
+        return f"SpaceInvoicesClient(api_url={self.api_url!r})"
+
+    # -- Connect config (one per Space Invoices account) ---------------------------------------
+
+    def get_stripe_connect(self) -> StripeConnect | None:
+        """The account's Connect config, or None when Connect was never enabled."""
+        data = self._request_or_none("GET", "/v1/stripe-connect")
+        return None if data is None else StripeConnect.model_validate(data)
+
+    def enable_stripe_connect(self, fields: StripeConnectFields) -> StripeConnect:
+        """Enable Connect (POST). Not retried once sent: callers read back on a lost answer."""
+        return StripeConnect.model_validate(self._request("POST", "/v1/stripe-connect", body=fields.wire()))
+
+    def update_stripe_connect(self, fields: StripeConnectFields) -> None:
+        """Change the Connect config (PATCH answers 204: read it again for the new state)."""
+        self._request("PATCH", "/v1/stripe-connect", body=fields.wire())
+
+    # -- Organization accounts (one per organization) -----------------------------------------
+
+    def get_connect_account(self, organization_id: str) -> StripeConnectAccount | None:
+        """The organization's Connect account, or None when it was not created yet."""
+        data = self._request_or_none("GET", self._account_path(organization_id))
+        return None if data is None else StripeConnectAccount.model_validate(data)
+
+    def create_connect_account(self, organization_id: str, *, active: bool | None = None) -> StripeConnectAccount:
+        """Create the organization's Connect account (POST, not retried once sent)."""
+        body = StripeConnectAccountFields(active=active).wire()
+        return StripeConnectAccount.model_validate(self._request("POST", self._account_path(organization_id), body=body))
+
+    def update_connect_account(self, record_id: str, *, active: bool) -> None:
+        """Activate or deactivate an account by its record id (PATCH answers 204)."""
+        path = f"/v1/stripe-connect/accounts/{path_segment(record_id)}"
+        self._request("PATCH", path, body=StripeConnectAccountFields(active=active).wire())
+
+    def create_onboarding_link(self, organization_id: str) -> OnboardingLink:
+        """A fresh single-use onboarding URL.
+
+        The doc page says POST, the OpenAPI document GET: POST first, and on 405 or a route-level
+        404 switch this client to GET for good. Minting a link twice is harmless, so it retries.
+        """
+        path = self._account_path(organization_id) + "/link"
+        method = self._link_method
+        try:
+            data = self._request(method, path, body={} if method == "POST" else None, repeatable=True)
+        except APIError as error:
+            route_missing = error.status == 405 or (isinstance(error, NotFoundError) and error.route_level)
+            if method != "POST" or not route_missing:
+                raise
+            logger.debug("POST %s is not served (%s); using GET from now on", path, error.status)
+            self._link_method = "GET"
+            data = self._request("GET", path, repeatable=True)
+        return OnboardingLink.model_validate(data)
+
+    # -- Public and account calls --------------------------------------------------------------
+
+    def get_payment_intent(self, shareable_id: str) -> PaymentIntent:
+        """The "Pay now" data of a shared invoice; sent without any Authorization header."""
+        path = f"/v1/documents/{path_segment(shareable_id)}/stripe-connect/payment-intent"
+        return PaymentIntent.model_validate(self._request("GET", path, auth=False))
+
+    def check_token(self) -> dict[str, Any]:
+        """The token's user, or AuthenticationError when the token is rejected."""
+        return self._request("GET", "/v1/Accounts/authorized") or {}
+
+    def close(self) -> None:
+        with self._session_lock:
+            if self._session is not None:
+                self._session.close()
+                self._session = None
+
+    def __enter__(self) -> SpaceInvoicesClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- Transport -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _account_path(organization_id: str) -> str:
+        return f"/v1/organizations/{path_segment(organization_id)}/stripe-connect/account"
+
+    def _session_(self) -> requests.Session:
+        if self._session is None:
+            with self._session_lock:
+                if self._session is None:
+                    session = requests.Session()
+                    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=0)
+                    session.mount("http://", adapter)
+                    session.mount("https://", adapter)
+                    session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
+                    session.trust_env = False  # no .netrc credentials or proxy env surprises
+                    self._session = session
+        return self._session
+
+    def _request_or_none(self, method: str, path: str) -> Any:
+        try:
+            return self._request(method, path)
+        except NotFoundError as error:
+            if error.route_level:
+                raise
+            return None
+
+    def _request(self, method: str, path: str, *, body: Any = None, auth: bool = True,
+                 repeatable: bool | None = None) -> Any:
+        """Send one API call with retries; the decoded JSON body, or None for 204."""
+        headers = {}
+        if auth:
+            if not self._token:
+                raise ConfigurationError(
+                    f"No Space Invoices access token is set. Set it with `pulumi config set --secret "
+                    f"{CONFIG_TOKEN} <token>` or the {ENV_TOKEN} environment variable."
+                )
+            headers["Authorization"] = self._token
+        deadline_at = time.monotonic() + self.deadline
+        attempt = 0
+        while True:
+            attempt += 1
+            self._pacer.wait(deadline_at)
+            remaining = deadline_at - time.monotonic()
+            if remaining <= 0:
+                raise APIConnectionError(f"no answer within the {self.deadline:g} s deadline", method=method,
+                                         path=path, should_retry=True, may_have_applied=attempt > 1)
+            timeout = (min(self.connect_timeout, remaining), min(self.read_timeout, remaining))
+            started = time.monotonic()
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug("-> %s %s attempt %d body=%s", method, path, attempt, json.dumps(redact_json(body)))
+            try:
+                response = self._session_().request(method, self.api_url + path, json=body, headers=headers,
+                                                    timeout=timeout, allow_redirects=False)
+            except requests.RequestException as exc:
+                sent = _was_sent(exc)
+                retry = should_retry(method=method, status=None, sent=sent, repeatable=repeatable)
+                logger.debug("<- %s %s no answer: %s", method, path, redact_text(type(exc).__name__))
+                if retry and attempt < self.max_attempts and self._sleep_before_retry(attempt, None, deadline_at):
+                    continue
+                reason = "timed out" if isinstance(exc, requests.Timeout) else "connection failed"
+                raise APIConnectionError(
+                    f"{reason} ({type(exc).__name__}) after {attempt} attempt(s)", method=method, path=path,
+                    should_retry=retry, may_have_applied=sent and method not in REPEATABLE_METHODS,
+                ) from None
+            elapsed_ms = (time.monotonic() - started) * 1000
+            data = self._decode(response)
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug("<- %s %s %d in %.0f ms body=%s", method, path, response.status_code, elapsed_ms,
+                             json.dumps(redact_json(data)))
+            if response.status_code < 400:
+                return data
+            retry_after = _retry_after(response)
+            if response.status_code == 429 and retry_after:
+                self._pacer.pause(retry_after)
+            if (should_retry(method=method, status=response.status_code, sent=True, repeatable=repeatable)
+                    and attempt < self.max_attempts
+                    and self._sleep_before_retry(attempt, retry_after, deadline_at)):
+                continue
+            raise _error_from(response, data, method, path, retry_after)
+
+    @staticmethod
+    def _sleep_before_retry(attempt: int, retry_after: float | None, deadline_at: float) -> bool:
+        """Sleep before the next attempt; False when that would pass the deadline."""
+        delay = retry_delay(attempt, retry_after)
+        if time.monotonic() + delay >= deadline_at:
+            return False
+        time.sleep(delay)
+        return True
+
+    @staticmethod
+    def _decode(response: requests.Response) -> Any:
+        if response.status_code == 204 or not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            return None
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None  # an HTTP date: fall back to our own backoff
+
+
+def _error_from(response: requests.Response, data: Any, method: str, path: str,
+                retry_after: float | None) -> APIError:
+    error = data.get("error") if isinstance(data, dict) else None
+    error = error if isinstance(error, dict) else {}
+    details = error.get("details")
+    return error_for_status(
+        response.status_code,
+        method=method,
+        path=path,
+        code=error.get("code"),
+        name=error.get("name"),
+        message=error.get("message") or (response.reason if not error else None),
+        details=details if isinstance(details, list) else None,
+        request_id=response.headers.get("X-Request-Id"),
+        retry_after=retry_after,
+    )
