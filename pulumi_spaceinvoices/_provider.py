@@ -1,0 +1,170 @@
+"""What both dynamic providers share.
+
+Provider instances hold no attributes: dill pickles them by reference into ``__provider`` (a few
+dozen bytes, the same on every machine). Settings arrive in the provider process through
+``configure()`` (stack config) or the environment and live in this module, with one client per
+process. The provider server is started fresh for every deployment, so this module also remembers
+which objects this run created or adopted (see ``touched``).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import pulumi
+from pulumi.dynamic import CheckFailure, ConfigureRequest, ResourceProvider
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticValidationError
+
+from .errors import APIConnectionError, APIError, InvalidInputError, SpaceInvoicesError
+from .settings import CONFIG_API_URL, CONFIG_TOKEN
+
+if TYPE_CHECKING:
+    from .client import SpaceInvoicesClient
+
+# The engine's marker for a value that is not known yet (preview); see pulumi.runtime.rpc.UNKNOWN.
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+PROVIDER_KEY = "__provider"
+
+_lock = threading.Lock()
+_config: dict[str, Any] = {}
+_client: SpaceInvoicesClient | None = None
+_touched: set[tuple[str, str]] = set()
+
+
+def is_unknown(value: Any) -> bool:
+    return value == UNKNOWN
+
+
+def client() -> SpaceInvoicesClient:
+    """This process's client, built on first use from the configured settings."""
+    global _client
+    from .client import SpaceInvoicesClient  # requests loads only in the provider process
+
+    with _lock:
+        if _client is None:
+            _client = SpaceInvoicesClient(config=_config)
+        return _client
+
+
+def touch(kind: str, object_id: str) -> None:
+    """Remember that this run created or adopted an object (so a delete in the same run spares it)."""
+    with _lock:
+        _touched.add((kind, object_id))
+
+
+def touched(kind: str, object_id: str) -> bool:
+    with _lock:
+        return (kind, object_id) in _touched
+
+
+class SpaceInvoicesProvider(ResourceProvider):
+    """Base of both providers: configuration, checks with pydantic, explicit diffs."""
+
+    serialize_as_secret_always = False  # __provider holds nothing secret
+
+    def configure(self, req: ConfigureRequest) -> None:
+        global _client
+        values = {key: req.config.get(key) for key in (CONFIG_TOKEN, CONFIG_API_URL)}
+        with _lock:
+            if values != {key: _config.get(key) for key in values}:
+                _config.clear()
+                _config.update({k: v for k, v in values.items() if v})
+                _client = None
+
+
+def check_inputs(
+    model: type[BaseModel],
+    news: Mapping[str, Any],
+    *,
+    defaults: Mapping[str, Any],
+    required: frozenset[str],
+    output_keys: frozenset[str],
+) -> tuple[dict[str, Any], list[CheckFailure]]:
+    """Validate ``news`` with ``model``: the cleaned inputs and one CheckFailure per bad property.
+
+    Unknown values (preview) are kept as they are and validated once they are known.
+    """
+    fields = model.model_fields
+    inputs = {key: news.get(key) for key in fields}
+    inputs.update({key: value for key, value in defaults.items() if inputs.get(key) is None})
+    unknown = frozenset(key for key, value in inputs.items() if is_unknown(value))
+    failures = [CheckFailure(key, "is not a property of this resource")
+                for key in news if key not in fields and key not in output_keys and key != PROVIDER_KEY]
+    failures += [CheckFailure(key, "is required") for key in sorted(required) if inputs.get(key) is None]
+    known = {key: value for key, value in inputs.items() if key not in unknown and value is not None}
+    try:
+        validated = model.model_validate(known, context={"unknown": unknown})
+    except PydanticValidationError as error:
+        return inputs, failures + failures_from(error)
+    return {**inputs, **validated.model_dump(exclude_none=True)}, failures
+
+
+def failures_from(error: PydanticValidationError) -> list[CheckFailure]:
+    """One CheckFailure per property, with pydantic's message (never the offending value)."""
+    failures: dict[str, str] = {}
+    for item in error.errors():
+        prop = str(item["loc"][0]) if item["loc"] else "inputs"
+        message = item["msg"].removeprefix("Value error, ")
+        failures.setdefault(prop, message)
+    return [CheckFailure(prop, message) for prop, message in failures.items()]
+
+
+def raise_for_failures(failures: list[CheckFailure]) -> None:
+    """Raise the first failure as InvalidInputError (for callers outside the engine's check)."""
+    if failures:
+        raise InvalidInputError(failures[0].property, "; ".join(f.reason for f in failures if f.property == failures[0].property))
+
+
+def changed_keys(keys: list[str], olds: Mapping[str, Any], news: Mapping[str, Any],
+                 ignore_none: frozenset[str] = frozenset()) -> list[str]:
+    """Input keys whose new value differs from the stored one (unknown counts as a change)."""
+    changed = []
+    for key in keys:
+        new = news.get(key)
+        if key in ignore_none and new is None:
+            continue
+        if is_unknown(new) or not same_value(olds.get(key), new):
+            changed.append(key)
+    return changed
+
+
+def same_value(old: Any, new: Any) -> bool:
+    """Equality that ignores the engine's int-to-float conversion."""
+    if isinstance(old, bool) or isinstance(new, bool):
+        return old is new
+    return old == new
+
+
+def coerce_numbers(value: Any) -> Any:
+    """Whole floats back to ints, recursively (the engine sends every number as a float)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: coerce_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [coerce_numbers(v) for v in value]
+    return value
+
+
+def describe_failure(action: str, what: str, error: SpaceInvoicesError) -> SpaceInvoicesError:
+    """The same error with the resource and the operation in front of its message."""
+    error.args = (f"{action} {what}: {error}",)
+    return error
+
+
+def run_step(action: str, what: str, step: Callable[[], Any]) -> Any:
+    try:
+        return step()
+    except (APIError, APIConnectionError) as error:
+        raise describe_failure(action, what, error) from None
+
+
+def log_info(message: str) -> None:
+    pulumi.log.info(message)
+
+
+LIVE_OR_TEST = re.compile(r"^(?:sk|rk|pk)_(test|live)_")

@@ -1,0 +1,308 @@
+"""StripeConnectConfig: Stripe Connect enabled on the Space Invoices account (a singleton).
+
+Order: inputs (args and their validation), outputs, then the provider's check, diff, create,
+read, update, delete, and last the resource class.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+import pulumi
+from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, UpdateResult
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
+
+from . import _provider as shared
+from .errors import APIConnectionError, NotFoundError, ValidationError
+from .models import StripeConnect, StripeConnectFields
+
+KIND = "stripe-connect"
+WHAT = "StripeConnectConfig"
+
+
+@dataclass
+class StripeConnectConfigArgs:
+    """Inputs of :class:`StripeConnectConfig`."""
+
+    private_key: pulumi.Input[str]
+    """Stripe secret key (``sk_test_…``/``sk_live_…``) or restricted key (``rk_…``). Always stored as a secret."""
+    public_key: pulumi.Input[str]
+    """Stripe publishable key (``pk_test_…``/``pk_live_…``), same mode as ``private_key``."""
+    application_fee: pulumi.Input[float]
+    """Platform fee in percent of each payment, 0 to 99."""
+    refresh_url: pulumi.Input[str]
+    """Where an expired or used onboarding link sends the user (http(s); https with live keys)."""
+    return_url: pulumi.Input[str]
+    """Where a finished onboarding sends the user (http(s); https with live keys)."""
+    connect_webhook_secret: pulumi.Input[str] | None = None
+    """Signing secret (``whsec_…``) of your Stripe Connect webhook endpoint. Stored as a secret."""
+    active: pulumi.Input[bool] | None = None
+    """Whether Connect is active; default true."""
+    custom: pulumi.Input[Mapping[str, Any]] | None = None
+    """Free-form JSON object kept with the config; left unmanaged when not set."""
+
+
+INPUT_KEYS = list(StripeConnectConfigArgs.__dataclass_fields__)
+OUTPUT_ONLY_KEYS = ["account_id", "space_invoices_fee", "webhook_secret", "created_at", "updated_at"]
+SECRET_INPUTS = ["private_key", "connect_webhook_secret"]
+REQUIRED = frozenset({"private_key", "public_key", "application_fee", "refresh_url", "return_url"})
+DEFAULTS = {"active": True}
+MAX_URL_LENGTH = 2048
+MAX_CUSTOM_BYTES = 16 * 1024
+
+
+def _mode(key: Any) -> str | None:
+    match = shared.LIVE_OR_TEST.match(key) if isinstance(key, str) else None
+    return match.group(1) if match else None
+
+
+class StripeConnectConfigInputs(BaseModel):
+    """Validation of the inputs; fields are in dependency order (keys before URLs)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
+
+    private_key: str | None = None
+    public_key: str | None = None
+    application_fee: float | None = None
+    refresh_url: str | None = None
+    return_url: str | None = None
+    connect_webhook_secret: str | None = None
+    active: bool | None = None
+    custom: dict[str, Any] | None = None
+
+    @field_validator("private_key")
+    @classmethod
+    def _private_key(cls, value: str) -> str:
+        if value.startswith("pk_"):
+            raise ValueError("looks like a publishable key; did you swap private_key and public_key?")
+        if not _mode(value) or len(value) < 12 or not value.isascii() or " " in value:
+            raise ValueError("must be a Stripe secret key (sk_test_…, sk_live_…) or restricted key (rk_test_…, rk_live_…)")
+        return value
+
+    @field_validator("public_key")
+    @classmethod
+    def _public_key(cls, value: str, info: ValidationInfo) -> str:
+        if value.startswith(("sk_", "rk_")):
+            raise ValueError("looks like a secret key; did you swap private_key and public_key?")
+        if not value.startswith("pk_") or not _mode(value) or len(value) < 12 or not value.isascii() or " " in value:
+            raise ValueError("must be a Stripe publishable key (pk_test_… or pk_live_…)")
+        private_mode = _mode(info.data.get("private_key"))
+        if private_mode and private_mode != _mode(value):
+            raise ValueError(f"is a {_mode(value)} key but private_key is a {private_mode} key; use keys of the same mode")
+        return value
+
+    @field_validator("application_fee", mode="before")
+    @classmethod
+    def _fee_is_number(cls, value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError("must be a number (percent, 0 to 99)")
+        return float(value)
+
+    @field_validator("application_fee")
+    @classmethod
+    def _fee_range(cls, value: float) -> float:
+        if not 0 <= value <= 99:
+            raise ValueError(f"must be between 0 and 99 percent (got {value:g})")
+        return value
+
+    @field_validator("refresh_url", "return_url")
+    @classmethod
+    def _url(cls, value: str, info: ValidationInfo) -> str:
+        if len(value) > MAX_URL_LENGTH:
+            raise ValueError(f"must be at most {MAX_URL_LENGTH} characters")
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in value):
+            raise ValueError("must be an absolute http(s) URL such as https://example.com/stripe/return")
+        live = "live" in (_mode(info.data.get("private_key")), _mode(info.data.get("public_key")))
+        if live and parts.scheme != "https":
+            raise ValueError("must use https: Stripe requires https redirect URLs with live keys")
+        return value
+
+    @field_validator("connect_webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: str) -> str:
+        if not value.startswith("whsec_") or len(value) > 256 or any(c.isspace() for c in value):
+            raise ValueError("must be a Stripe webhook signing secret (whsec_…)")
+        return value
+
+    @field_validator("custom")
+    @classmethod
+    def _custom(cls, value: dict[str, Any]) -> dict[str, Any]:
+        import json
+
+        try:
+            size = len(json.dumps(value))
+        except (TypeError, ValueError):
+            raise ValueError("must be a JSON object") from None
+        if size > MAX_CUSTOM_BYTES:
+            raise ValueError(f"must be at most {MAX_CUSTOM_BYTES} bytes as JSON")
+        return shared.coerce_numbers(value)
+
+
+def _secret(live: str | None, stored: Any) -> Any:
+    """The API may return a secret in full, masked, or not at all: keep what we know then."""
+    if live is None or any(mark in live for mark in ("*", "•", "…")):
+        return stored
+    return live
+
+
+def outputs_from(live: StripeConnect, stored: Mapping[str, Any]) -> dict[str, Any]:
+    """Complete outputs: every input and computed key, secrets kept when the API hides them."""
+    return {
+        "private_key": _secret(live.private_key, stored.get("private_key")),
+        "public_key": live.public_key,
+        "application_fee": live.application_fee,
+        "refresh_url": live.refresh_url,
+        "return_url": live.return_url,
+        "connect_webhook_secret": _secret(live.connect_webhook_secret, stored.get("connect_webhook_secret")),
+        "active": live.active,
+        "custom": live.custom,
+        "account_id": live.account_id,
+        "space_invoices_fee": live.space_invoices_fee,
+        "webhook_secret": _secret(live.webhook_secret, stored.get("webhook_secret")),
+        "created_at": live.created_at,
+        "updated_at": live.updated_at,
+    }
+
+
+def _fields(inputs: Mapping[str, Any], keys: list[str] | None = None) -> StripeConnectFields:
+    keys = INPUT_KEYS if keys is None else keys
+    return StripeConnectFields(**{key: inputs.get(key) for key in keys})
+
+
+class StripeConnectConfigProvider(shared.SpaceInvoicesProvider):
+    """Dynamic provider of :class:`StripeConnectConfig`."""
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        inputs, failures = shared.check_inputs(
+            StripeConnectConfigInputs, news, defaults=DEFAULTS, required=REQUIRED,
+            output_keys=frozenset(OUTPUT_ONLY_KEYS),
+        )
+        return CheckResult(inputs, failures)
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        changed = shared.changed_keys(INPUT_KEYS, olds, news, ignore_none=frozenset({"custom", "connect_webhook_secret"}))
+        return DiffResult(changes=bool(changed), replaces=[], stables=["account_id", "created_at"],
+                          delete_before_replace=False)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        api = shared.client()
+        live = shared.run_step("reading", WHAT, api.get_stripe_connect)
+        if live is None:
+            live = self._enable(props)
+        else:
+            shared.log_info(f"{WHAT}: Stripe Connect is already enabled on this account (id {live.id}); adopting it "
+                            "and applying the declared settings.")
+            live = self._apply(props, INPUT_KEYS)
+        shared.touch(KIND, live.id)
+        return CreateResult(live.id, outputs_from(live, props))
+
+    def _enable(self, props: dict[str, Any]) -> StripeConnect:
+        api = shared.client()
+        try:
+            return api.enable_stripe_connect(_fields(props))
+        except APIConnectionError as error:
+            if not error.may_have_applied:
+                raise shared.describe_failure("enabling", WHAT, error) from None
+            # The answer was lost: find out whether the POST took effect before doing anything else.
+            if shared.run_step("reading back", WHAT, api.get_stripe_connect) is None:
+                return shared.run_step("enabling", WHAT, lambda: api.enable_stripe_connect(_fields(props)))
+        except ValidationError as error:
+            if error.code != "STRIPE_CONNECT_ALREADY_EXISTS":  # else: enabled concurrently; adopt it
+                raise shared.describe_failure("enabling", WHAT, error) from None
+        return self._apply(props, INPUT_KEYS)
+
+    def _apply(self, props: Mapping[str, Any], keys: list[str]) -> StripeConnect:
+        """PATCH the given inputs (the API answers 204), then read the new state."""
+        api = shared.client()
+        shared.run_step("updating", WHAT, lambda: api.update_stripe_connect(_fields(props, keys)))
+        live = shared.run_step("reading", WHAT, api.get_stripe_connect)
+        if live is None:
+            raise NotFoundError(status=404, method="GET", path="/v1/stripe-connect",
+                                message=f"{WHAT} vanished while it was being updated")
+        return live
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        live = shared.run_step("reading", WHAT, shared.client().get_stripe_connect)
+        if live is None:
+            return ReadResult(None, {})
+        outs = outputs_from(live, props)
+        # Secrets stay out of the refreshed inputs: read never learns a new value for them anyway.
+        return ReadResult(live.id, outs, inputs={key: outs[key] for key in INPUT_KEYS if key not in SECRET_INPUTS})
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        keys = shared.changed_keys(INPUT_KEYS, olds, news, ignore_none=frozenset({"custom", "connect_webhook_secret"}))
+        return UpdateResult(outputs_from(self._apply(news, keys or INPUT_KEYS), {**olds, **news}))
+
+    def delete(self, id_: str, _props: dict[str, Any]) -> None:
+        if shared.touched(KIND, id_):
+            shared.log_info(f"{WHAT}: leaving Stripe Connect {id_} active: another resource created or adopted it "
+                            "in this run (renamed without an alias, or replaced).")
+            return
+        try:
+            shared.client().update_stripe_connect(StripeConnectFields(active=False))
+        except NotFoundError:
+            return  # never enabled or already gone: nothing to deactivate
+        except (APIConnectionError, ValidationError) as error:
+            raise shared.describe_failure("deactivating", WHAT, error) from None
+
+
+class StripeConnectConfig(pulumi.dynamic.Resource, module="spaceinvoices", name="StripeConnectConfig"):
+    """Stripe Connect enabled on your Space Invoices account (one per account).
+
+    There is no DELETE in the API: destroying this resource deactivates Connect (``active: false``).
+    If Connect is already enabled, creating this resource adopts it and applies the declared settings.
+
+    Example::
+
+        import pulumi
+        from pulumi_spaceinvoices import StripeConnectConfig
+
+        stripe = pulumi.Config("stripe")
+        connect = StripeConnectConfig(
+            "connect",
+            private_key=stripe.require_secret("secretKey"),      # sk_test_…
+            public_key=stripe.require("publishableKey"),         # pk_test_…
+            application_fee=1.5,
+            refresh_url="https://example.com/stripe/refresh",
+            return_url="https://example.com/stripe/return",
+        )
+        pulumi.export("space_invoices_fee", connect.space_invoices_fee)
+    """
+
+    private_key: pulumi.Output[str]
+    public_key: pulumi.Output[str]
+    application_fee: pulumi.Output[float]
+    refresh_url: pulumi.Output[str]
+    return_url: pulumi.Output[str]
+    connect_webhook_secret: pulumi.Output[str | None]
+    active: pulumi.Output[bool]
+    custom: pulumi.Output[dict[str, Any] | None]
+    account_id: pulumi.Output[str]
+    """The Space Invoices account this config belongs to."""
+    space_invoices_fee: pulumi.Output[float]
+    """Space Invoices' own fee (0 to 1), set by the server."""
+    webhook_secret: pulumi.Output[str | None]
+    """Signing secret of the webhook Space Invoices registered (secret)."""
+    created_at: pulumi.Output[str]
+    updated_at: pulumi.Output[str]
+
+    _secret_outputs: ClassVar[list[str]] = [*SECRET_INPUTS, "webhook_secret"]
+
+    def __init__(
+        self,
+        resource_name: str,
+        args: StripeConnectConfigArgs | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+        **kwargs: Any,
+    ) -> None:
+        args = args if args is not None else StripeConnectConfigArgs(**kwargs)
+        props: dict[str, Any] = {**{key: getattr(args, key) for key in INPUT_KEYS}, **dict.fromkeys(OUTPUT_ONLY_KEYS)}
+        for key in SECRET_INPUTS:
+            if props[key] is not None:
+                props[key] = pulumi.Output.secret(props[key])
+        opts = pulumi.ResourceOptions.merge(pulumi.ResourceOptions(additional_secret_outputs=self._secret_outputs), opts)
+        super().__init__(StripeConnectConfigProvider(), resource_name, props, opts)
