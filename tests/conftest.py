@@ -1,0 +1,129 @@
+"""Shared fixtures: one sandbox per test session, reset before every test that uses it.
+
+- `sandbox`: the running Sandbox (session-scoped). Each test that uses it, directly or through another
+  fixture, starts with the start-up settings, no faults or latency, an empty request log and fresh
+  rate-limit windows.
+- `account`: a fresh account (.id, .token); `org_id`: an organization of that account.
+- `http(token=None)`: a requests session bound to the sandbox URL; `api` (with the account's token)
+  and `anon` (without a token) are two such sessions.
+- `connect_body`: a valid body for POST /v1/stripe-connect; `connect_enabled`: Connect enabled for
+  `account` with that body (the StripeConnect answer as a dict).
+- `configured`: the provider process's settings (as `configure()` sets them) pointed at the sandbox
+  with `account`'s token, as at the start of a deployment; `new_run()` starts another deployment
+  (what a fresh provider process would forget).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pulumi
+import pytest
+import requests
+
+from pulumi.dynamic import ConfigureRequest
+from pulumi.dynamic.config import Config
+
+from pulumi_spaceinvoices import _provider
+from pulumi_spaceinvoices.sandbox import Account, Sandbox, run_sandbox
+from pulumi_spaceinvoices.settings import CONFIG_API_URL, CONFIG_TOKEN
+
+_emails = itertools.count(1)
+
+
+class SandboxSession(requests.Session):
+    """A requests session that takes paths relative to the sandbox URL and has a default timeout."""
+
+    def __init__(self, base_url: str, token: str | None = None) -> None:
+        super().__init__()
+        self.base_url = base_url
+        if token is not None:
+            self.headers["Authorization"] = token
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        kwargs.setdefault("timeout", 10)
+        return super().request(method, self.base_url + url if url.startswith("/") else url, *args, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[Sandbox]:
+    with run_sandbox() as running:
+        yield running
+
+
+@pytest.fixture(autouse=True)
+def _fresh_sandbox_state(request: pytest.FixtureRequest) -> None:
+    if "sandbox" in request.fixturenames:
+        request.getfixturevalue("sandbox").reset()
+
+
+@pytest.fixture
+def account(sandbox: Sandbox) -> Account:
+    return sandbox.create_account(email=f"ops-{next(_emails)}@example.com")
+
+
+@pytest.fixture
+def org_id(sandbox: Sandbox, account: Account) -> str:
+    return sandbox.create_organization(account.id, name="Acme d.o.o.")
+
+
+@pytest.fixture
+def http(sandbox: Sandbox) -> Iterator[Callable[..., SandboxSession]]:
+    sessions: list[SandboxSession] = []
+
+    def make(token: str | None = None) -> SandboxSession:
+        sessions.append(SandboxSession(sandbox.url, token))
+        return sessions[-1]
+
+    yield make
+    for session in sessions:
+        session.close()
+
+
+@pytest.fixture
+def api(http: Callable[..., SandboxSession], account: Account) -> SandboxSession:
+    return http(account.token)
+
+
+@pytest.fixture
+def anon(http: Callable[..., SandboxSession]) -> SandboxSession:
+    return http()
+
+
+@pytest.fixture
+def connect_body() -> dict[str, Any]:
+    return {
+        "privateKey": "sk_test_51SandboxPrivateKey0000wxyz",
+        "publicKey": "pk_test_51SandboxPublicKey00000abcd",
+        "applicationFee": 1.5,
+        "refreshUrl": "https://platform.example.com/onboarding/refresh",
+        "returnUrl": "https://platform.example.com/onboarding/done",
+        "connectWebhookSecret": "whsec_SandboxConnectSecret0000efgh",
+    }
+
+
+@pytest.fixture
+def connect_enabled(api: SandboxSession, connect_body: dict[str, Any]) -> dict[str, Any]:
+    response = api.post("/v1/stripe-connect", json=connect_body)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+@pytest.fixture
+def new_run() -> Callable[[], None]:
+    def start() -> None:
+        with _provider._lock:
+            _provider._touched.clear()
+
+    start()
+    return start
+
+
+@pytest.fixture
+def configured(sandbox: Sandbox, account: Account, new_run: Callable[[], None]) -> None:
+    # As the dynamic-provider server does: fresh runtime settings (no engine, so logs go to stderr).
+    pulumi.runtime.configure(pulumi.runtime.Settings(project="test", stack="test"))
+    config = Config({CONFIG_TOKEN: account.token, CONFIG_API_URL: sandbox.url}, "test")
+    _provider.SpaceInvoicesProvider().configure(ConfigureRequest(config))
