@@ -15,7 +15,7 @@ from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Up
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from . import _provider as shared
-from .errors import APIConnectionError, NotFoundError, ValidationError
+from .errors import APIConnectionError, APIError, NotFoundError
 from .models import StripeConnectAccount
 
 KIND = "organization-account"
@@ -110,7 +110,7 @@ class OrganizationConnectAccountProvider(shared.SpaceInvoicesProvider):
             live = shared.run_step("reading back", what, lambda: api.get_connect_account(org_id))
             if live is None:
                 return shared.run_step("creating", what, lambda: api.create_connect_account(org_id, active=active))
-        except ValidationError as error:
+        except APIError as error:
             if error.code != "STRIPE_CONNECT_ACCOUNT_ALREADY_EXISTS":
                 raise shared.describe_failure("creating", what, error) from None
             live = None  # created concurrently by another run: adopt it
@@ -178,7 +178,7 @@ class OrganizationConnectAccountProvider(shared.SpaceInvoicesProvider):
             api.update_connect_account(record_id, active=False)
         except NotFoundError:
             return  # already gone: nothing to deactivate
-        except (APIConnectionError, ValidationError) as error:
+        except (APIConnectionError, APIError) as error:
             raise shared.describe_failure("deactivating", what, error) from None
 
 

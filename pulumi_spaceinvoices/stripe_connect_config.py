@@ -16,7 +16,7 @@ from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Up
 from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 
 from . import _provider as shared
-from .errors import APIConnectionError, NotFoundError, ValidationError
+from .errors import APIConnectionError, APIError, NotFoundError
 from .models import StripeConnect, StripeConnectFields
 
 KIND = "stripe-connect"
@@ -210,7 +210,7 @@ class StripeConnectConfigProvider(shared.SpaceInvoicesProvider):
             # The answer was lost: find out whether the POST took effect before doing anything else.
             if shared.run_step("reading back", WHAT, api.get_stripe_connect) is None:
                 return shared.run_step("enabling", WHAT, lambda: api.enable_stripe_connect(_fields(props)))
-        except ValidationError as error:
+        except APIError as error:
             if error.code != "STRIPE_CONNECT_ALREADY_EXISTS":  # else: enabled concurrently; adopt it
                 raise shared.describe_failure("enabling", WHAT, error) from None
         return self._apply(props, INPUT_KEYS)
@@ -246,7 +246,7 @@ class StripeConnectConfigProvider(shared.SpaceInvoicesProvider):
             shared.client().update_stripe_connect(StripeConnectFields(active=False))
         except NotFoundError:
             return  # never enabled or already gone: nothing to deactivate
-        except (APIConnectionError, ValidationError) as error:
+        except (APIConnectionError, APIError) as error:
             raise shared.describe_failure("deactivating", WHAT, error) from None
 
 
