@@ -22,7 +22,6 @@ from typing import Any
 import pulumi
 import pytest
 import requests
-
 from pulumi.dynamic import ConfigureRequest
 from pulumi.dynamic.config import Config
 
