@@ -9,7 +9,6 @@ which objects this run created or adopted (see ``touched``).
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -19,7 +18,7 @@ from pulumi.dynamic import CheckFailure, ConfigureRequest, ResourceProvider
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
-from .errors import APIConnectionError, APIError, InvalidInputError, SpaceInvoicesError
+from .errors import APIConnectionError, APIError, SpaceInvoicesError
 from .settings import CONFIG_API_URL, CONFIG_TOKEN
 
 if TYPE_CHECKING:
@@ -113,12 +112,6 @@ def failures_from(error: PydanticValidationError) -> list[CheckFailure]:
     return [CheckFailure(prop, message) for prop, message in failures.items()]
 
 
-def raise_for_failures(failures: list[CheckFailure]) -> None:
-    """Raise the first failure as InvalidInputError (for callers outside the engine's check)."""
-    if failures:
-        raise InvalidInputError(failures[0].property, "; ".join(f.reason for f in failures if f.property == failures[0].property))
-
-
 def changed_keys(keys: list[str], olds: Mapping[str, Any], news: Mapping[str, Any],
                  ignore_none: frozenset[str] = frozenset()) -> list[str]:
     """Input keys whose new value differs from the stored one (unknown counts as a change)."""
@@ -166,5 +159,3 @@ def run_step(action: str, what: str, step: Callable[[], Any]) -> Any:
 def log_info(message: str) -> None:
     pulumi.log.info(message)
 
-
-LIVE_OR_TEST = re.compile(r"^(?:sk|rk|pk)_(test|live)_")

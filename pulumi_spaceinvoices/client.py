@@ -24,7 +24,7 @@ import urllib3
 
 from ._redact import redact_json, redact_text
 from ._version import __version__
-from .errors import APIConnectionError, APIError, ConfigurationError, NotFoundError, error_for_status
+from .errors import TOKEN_HINT, APIConnectionError, APIError, ConfigurationError, NotFoundError, error_for_status
 from .models import (
     OnboardingLink,
     PaymentIntent,
@@ -33,7 +33,7 @@ from .models import (
     StripeConnectAccountFields,
     StripeConnectFields,
 )
-from .settings import CONFIG_TOKEN, ENV_TOKEN, resolve_api_url, resolve_settings
+from .settings import resolve_api_url, resolve_settings
 
 DEFAULT_CONNECT_TIMEOUT = 5.0
 DEFAULT_READ_TIMEOUT = 30.0
@@ -95,7 +95,7 @@ class _Pacer:
             slot = max(now, self._next)
             self._next = slot + self.interval
         if slot > now:
-            time.sleep(min(slot, deadline_at) - now if slot > now else 0)
+            time.sleep(max(0.0, min(slot, deadline_at) - now))
 
     def pause(self, seconds: float) -> None:
         """Hold back every thread after the server said 429."""
@@ -280,10 +280,7 @@ class SpaceInvoicesClient:
         headers = {}
         if auth:
             if not self._token:
-                raise ConfigurationError(
-                    f"No Space Invoices access token is set. Set it with `pulumi config set --secret "
-                    f"{CONFIG_TOKEN} <token>` or the {ENV_TOKEN} environment variable."
-                )
+                raise ConfigurationError(f"No Space Invoices access token is set. {TOKEN_HINT}")
             headers["Authorization"] = self._token
         deadline_at = time.monotonic() + self.deadline
         attempt = 0
@@ -367,7 +364,7 @@ def _error_from(response: requests.Response, data: Any, method: str, path: str,
         code=error.get("code"),
         name=error.get("name"),
         message=error.get("message") or (response.reason if not error else None),
-        details=details if isinstance(details, list) else None,
+        details=[d for d in details if isinstance(d, dict)] if isinstance(details, list) else None,
         request_id=response.headers.get("X-Request-Id"),
         retry_after=retry_after,
     )

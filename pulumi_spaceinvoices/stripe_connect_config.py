@@ -6,6 +6,8 @@ read, update, delete, and last the resource class.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -54,8 +56,12 @@ MAX_URL_LENGTH = 2048
 MAX_CUSTOM_BYTES = 16 * 1024
 
 
+KEY_MODE = re.compile(r"^(?:sk|rk|pk)_(test|live)_")
+
+
 def _mode(key: Any) -> str | None:
-    match = shared.LIVE_OR_TEST.match(key) if isinstance(key, str) else None
+    """'test' or 'live' for a Stripe key, None for anything else."""
+    match = KEY_MODE.match(key) if isinstance(key, str) else None
     return match.group(1) if match else None
 
 
@@ -131,8 +137,6 @@ class StripeConnectConfigInputs(BaseModel):
     @field_validator("custom")
     @classmethod
     def _custom(cls, value: dict[str, Any]) -> dict[str, Any]:
-        import json
-
         try:
             size = len(json.dumps(value))
         except (TypeError, ValueError):
