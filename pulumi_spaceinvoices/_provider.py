@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pulumi
 from pulumi.dynamic import CheckFailure, ConfigureRequest, ResourceProvider
+from pulumi.output import Unknown
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
@@ -24,7 +25,8 @@ from .settings import CONFIG_API_URL, CONFIG_TOKEN
 if TYPE_CHECKING:
     from .client import SpaceInvoicesClient
 
-# The engine's marker for a value that is not known yet (preview); see pulumi.runtime.rpc.UNKNOWN.
+# The engine's wire marker for a value not known yet (preview); see pulumi.runtime.rpc.UNKNOWN.
+# The provider server hands check and diff a pulumi.output.Unknown object in its place.
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 PROVIDER_KEY = "__provider"
 
@@ -35,7 +37,7 @@ _touched: set[tuple[str, str]] = set()
 
 
 def is_unknown(value: Any) -> bool:
-    return value == UNKNOWN
+    return isinstance(value, Unknown) or (isinstance(value, str) and value == UNKNOWN)
 
 
 def client() -> SpaceInvoicesClient:
