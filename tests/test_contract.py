@@ -284,3 +284,46 @@ def test_every_documented_stripe_connect_operation_is_served(document, api):
             assert response.json().get("error", {}).get("code") != "ENDPOINT_NOT_FOUND", (method, path)
             served.append((method, path))
     assert len(served) == 9
+
+
+# -- The client's own requests -------------------------------------------------------------------
+
+
+def test_every_request_the_client_sends_conforms_to_the_document(openapi, sandbox, account, org_id):
+    """SpaceInvoicesClient's requests (and the answers to them), captured with a session hook.
+
+    Exceptions, as above: the link POST is checked as the document's GET; 204 answers are not
+    validated against their declared JSON body.
+    """
+    from pulumi_spaceinvoices import SpaceInvoicesClient
+    from pulumi_spaceinvoices.models import StripeConnectFields
+
+    seen: list[requests.Response] = []
+    api = SpaceInvoicesClient(account.token, api_url=sandbox.url)
+    api._session_().hooks["response"].append(lambda response, **_: seen.append(response))
+
+    api.enable_stripe_connect(StripeConnectFields(
+        private_key="sk_test_CONTRACTsecret0123456789", public_key="pk_test_CONTRACTpublic012345678",
+        application_fee=2, refresh_url="https://example.com/r", return_url="https://example.com/d",
+        connect_webhook_secret="whsec_CONTRACT0123456789", custom={"plan": "gold"}))
+    api.get_stripe_connect()
+    api.update_stripe_connect(StripeConnectFields(application_fee=3, active=True))
+    created = api.create_connect_account(org_id, active=True)
+    api.get_connect_account(org_id)
+    api.update_connect_account(created.id, active=False)
+    api.update_connect_account(created.id, active=True)
+    api.create_onboarding_link(org_id)
+    api.check_token()
+    sandbox.store.set_charges_enabled(org_id, True)
+    api.get_payment_intent(sandbox.create_invoice(org_id, amount=10.0).shareable_id)
+
+    assert len(seen) == 10
+    for response in seen:
+        prepared = copy.copy(response.request)
+        if prepared.method == "POST" and prepared.path_url.endswith("/link"):
+            prepared.method, prepared.body = "GET", None
+            prepared.headers = {k: v for k, v in prepared.headers.items() if k.lower() != "content-type"}
+        openapi_request = RequestsOpenAPIRequest(prepared)
+        openapi.validate_request(openapi_request)
+        if response.status_code != 204:
+            openapi.validate_response(openapi_request, RequestsOpenAPIResponse(response))
