@@ -1,0 +1,40 @@
+"""`python -m benchmarks [--quick] [--only SECTION,...] [--json PATH]`: print the table, write JSON."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .report import RESULTS_DIR
+from .suite import SECTIONS, run
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--quick", action="store_true",
+                        help="call counts, state size and a small scale run only: deterministic figures, ~30 s")
+    parser.add_argument("--only", default="", help=f"comma-separated sections of: {', '.join(SECTIONS)}")
+    parser.add_argument("--orgs", type=int, default=None, help="organizations in the scale run (1000; quick 20)")
+    parser.add_argument("--resources", type=int, default=None,
+                        help="resources in the program-side run (2500; quick 250)")
+    parser.add_argument("--json", type=Path, default=RESULTS_DIR / "latest.json", help="where to write the JSON")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a figure misses its target")
+    args = parser.parse_args(argv)
+    sections = [s.strip() for s in args.only.split(",") if s.strip()] or None
+    unknown = set(sections or ()) - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown section(s): {', '.join(sorted(unknown))}")
+
+    report = run(quick=args.quick, sections=sections, orgs=args.orgs, resources=args.resources)
+    print()
+    print(report.table())
+    for note in report.notes:
+        print(f"note: {note}")
+    path = report.write(args.json)
+    print(f"\n{len(report.rows)} figures, {len(report.misses)} missed their target; JSON: {path}")
+    return 1 if args.strict and report.misses else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

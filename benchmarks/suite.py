@@ -1,0 +1,51 @@
+"""Runs the sections in order and collects one report."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from .report import Report
+
+SECTIONS = ("calls", "imports", "overhead", "scale", "program")
+QUICK_SECTIONS = ("calls", "imports", "scale", "program")
+
+
+def run(*, quick: bool, sections: Iterable[str] | None = None, orgs: int | None = None,
+        resources: int | None = None, log: bool = True) -> Report:
+    """Run the chosen sections (all by default; in quick mode those without timing figures)."""
+    chosen = [s for s in SECTIONS if s in set(sections or (QUICK_SECTIONS if quick else SECTIONS))]
+    report = Report(mode="quick" if quick else "full")
+
+    def say(message: str) -> None:
+        if log:
+            print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+    for section in chosen:
+        say(f"{section} ...")
+        started = time.monotonic()
+        if section == "calls":
+            from pulumi_spaceinvoices.sandbox import run_sandbox
+
+            from . import calls
+
+            with run_sandbox() as sandbox:
+                calls.run(report, sandbox)
+        elif section == "imports":
+            from . import imports
+
+            imports.run(report, runs=5 if quick else 41)
+        elif section == "overhead":
+            from . import overhead
+
+            overhead.run(report, reads=200 if quick else 1000)
+        elif section == "scale":
+            from . import scale
+
+            scale.run(report, orgs=orgs or (20 if quick else 1000), quick=quick)
+        elif section == "program":
+            from . import program
+
+            program.run(report, resources=resources or (250 if quick else 2500))
+        say(f"{section} done in {time.monotonic() - started:.1f} s")
+    return report
