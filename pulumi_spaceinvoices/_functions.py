@@ -5,29 +5,52 @@ during preview."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import pulumi
 
-from .settings import program_config
+from .errors import ConfigurationError, InvalidInputError
+from .settings import program_config, resolve_api_url
 
 if TYPE_CHECKING:
     from .client import SpaceInvoicesClient
 
 T = TypeVar("T")
 
-_clients: dict[tuple[str | None, str | None], SpaceInvoicesClient] = {}
+_clients: dict[tuple[Any, ...], SpaceInvoicesClient] = {}
 
 
 def client_for(access_token: str | None, api_url: str | None) -> SpaceInvoicesClient:
-    """A client per (token, URL), reused so repeated calls share one connection pool."""
+    """A client per (token, URL, stack config), reused so repeated calls share one connection pool.
+
+    The stack config is part of the key: one process may run several stacks (Automation API).
+    Explicit arguments are checked first: a bad one is an InvalidInputError naming it."""
     from .client import SpaceInvoicesClient  # requests loads on the first call, not on import
 
-    key = (access_token, api_url)
+    _check_arguments(access_token, api_url)
+
+    config = program_config()
+    key = (access_token, api_url, tuple(sorted(config.items())))
     if key not in _clients:
-        _clients[key] = SpaceInvoicesClient(access_token, api_url=api_url, config=program_config())
+        _clients[key] = SpaceInvoicesClient(access_token, api_url=api_url, config=config)
     return _clients[key]
+
+
+def _check_arguments(access_token: object, api_url: object) -> None:
+    if access_token not in (None, ""):  # empty means "not given", as in the stack config
+        token = access_token.strip() if isinstance(access_token, str) else None
+        if not token or not token.isascii() or not token.isprintable() or " " in token:
+            # Never echo the value: it is a credential.
+            raise InvalidInputError("access_token", "must be a Space Invoices access token (printable ASCII, no spaces)")
+    if api_url is not None:
+        try:
+            if not isinstance(api_url, str):
+                raise ConfigurationError("not a string")
+            resolve_api_url(api_url)
+        except ConfigurationError:
+            raise InvalidInputError("api_url", "must be an http(s) URL such as https://api.spaceinvoices.com") from None
 
 
 def _unknown() -> pulumi.Output[Any]:
@@ -51,6 +74,9 @@ def call_as_output(fetch: Callable[..., T], *inputs: Any, opts: pulumi.InvokeOpt
     def run(values: list[Any]) -> Any:
         if pulumi.runtime.is_dry_run():
             return _unknown()
-        return asyncio.get_running_loop().run_in_executor(None, lambda: fetch(*values[: len(inputs)]))
+        # The stack config lives in context variables (the Automation API sets it only there),
+        # which a worker thread does not inherit: run the call in a copy of the program's context.
+        context = contextvars.copy_context()
+        return asyncio.get_running_loop().run_in_executor(None, lambda: context.run(fetch, *values[: len(inputs)]))
 
     return pulumi.Output.all(*inputs, gate).apply(run)

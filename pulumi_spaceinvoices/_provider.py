@@ -16,13 +16,14 @@ from typing import TYPE_CHECKING, Any
 import pulumi
 from pulumi.dynamic import CheckFailure, ConfigureRequest, ResourceProvider
 from pulumi.output import Unknown
-from pydantic import BaseModel
-from pydantic import ValidationError as PydanticValidationError
 
 from .errors import APIConnectionError, APIError, SpaceInvoicesError
 from .settings import CONFIG_API_URL, CONFIG_TOKEN
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # pydantic and requests load only in the provider process, where they are used
+    from pydantic import BaseModel
+    from pydantic import ValidationError as PydanticValidationError
+
     from .client import SpaceInvoicesClient
 
 # The engine's wire marker for a value not known yet (preview); see pulumi.runtime.rpc.UNKNOWN.
@@ -89,6 +90,8 @@ def check_inputs(
 
     Unknown values (preview) are kept as they are and validated once they are known.
     """
+    from pydantic import ValidationError as PydanticValidationError
+
     fields = model.model_fields
     inputs = {key: news.get(key) for key in fields}
     inputs.update({key: value for key, value in defaults.items() if inputs.get(key) is None})

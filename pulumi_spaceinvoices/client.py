@@ -5,12 +5,17 @@ timeout on every request, retries of transient failures (two pure functions belo
 or not, and how long to wait), a total deadline per call, process-wide pacing under the API's
 rate limit, and errors mapped into :mod:`pulumi_spaceinvoices.errors`. Set
 ``SPACEINVOICES_LOG=debug`` to log every request and response, with secrets redacted.
+
+``SPACEINVOICES_TIMEOUT`` (the read timeout of each request) and ``SPACEINVOICES_DEADLINE`` (the total
+time of one call, retries included), in seconds, override the defaults when the constructor is not
+given ``read_timeout``/``deadline``: the only way to tune them in the provider process.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import random
 import threading
@@ -43,6 +48,8 @@ DEFAULT_DEADLINE = 90.0
 DEFAULT_REQUESTS_PER_SECOND = 95.0
 MAX_RETRY_AFTER = 30.0
 USER_AGENT = f"pulumi-spaceinvoices/{__version__}"
+ENV_TIMEOUT = "SPACEINVOICES_TIMEOUT"
+ENV_DEADLINE = "SPACEINVOICES_DEADLINE"
 
 logger = logging.getLogger("pulumi_spaceinvoices")
 
@@ -120,6 +127,19 @@ def _configure_debug_logging() -> None:
         logger.setLevel(logging.DEBUG)
 
 
+def _seconds_from_env(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise ConfigurationError(f"{name} must be a number of seconds greater than 0, not {raw!r}.")
+    return value
+
+
 def _was_sent(exc: requests.RequestException) -> bool:
     """False only when the connection was never established, so the server saw nothing."""
     if isinstance(exc, requests.ConnectTimeout):
@@ -150,9 +170,9 @@ class SpaceInvoicesClient:
         api_url: str | None = None,
         config: Mapping[str, Any] | None = None,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
-        read_timeout: float = DEFAULT_READ_TIMEOUT,
+        read_timeout: float | None = None,
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
-        deadline: float = DEFAULT_DEADLINE,
+        deadline: float | None = None,
         requests_per_second: float = DEFAULT_REQUESTS_PER_SECOND,
     ) -> None:
         self.api_url = resolve_api_url(api_url, config)
@@ -161,9 +181,10 @@ class SpaceInvoicesClient:
         except ConfigurationError:
             self._token = None  # only calls that need it fail, with that error
         self.connect_timeout = connect_timeout
-        self.read_timeout = read_timeout
+        self.read_timeout = read_timeout if read_timeout is not None else _seconds_from_env(
+            ENV_TIMEOUT, DEFAULT_READ_TIMEOUT)
         self.max_attempts = max(1, max_attempts)
-        self.deadline = deadline
+        self.deadline = deadline if deadline is not None else _seconds_from_env(ENV_DEADLINE, DEFAULT_DEADLINE)
         self._pacer = _pacer_for(self.api_url, requests_per_second)
         self._session: requests.Session | None = None
         self._session_lock = threading.Lock()

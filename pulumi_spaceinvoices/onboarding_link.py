@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 import pulumi
 
 from ._functions import call_as_output, client_for
-from .errors import InvalidInputError, NotFoundError
+from .errors import APIConnectionError, APIError, InvalidInputError, NotFoundError
 from .organization_connect_account import validate_object_id
 
 LINK_LIFETIME = timedelta(minutes=5)
@@ -51,16 +51,21 @@ def get_onboarding_link(
     """
     org_id = _checked_id(organization_id)
     api = client_for(access_token, api_url)
-    account = api.get_connect_account(org_id)
-    if account is None:
-        raise NotFoundError(
-            status=404, method="GET", path=f"/v1/organizations/{org_id}/stripe-connect/account",
-            message=f"organization {org_id} has no Stripe Connect account yet; "
-                    "create an OrganizationConnectAccount for it first",
-        )
-    if account.charges_enabled:
-        return GetOnboardingLinkResult(organization_id=org_id, onboarding_complete=True)
-    link = api.create_onboarding_link(org_id)
+    try:
+        account = api.get_connect_account(org_id)
+        if account is None:
+            raise NotFoundError(
+                status=404, method="GET", path=f"/v1/organizations/{org_id}/stripe-connect/account",
+                message=f"organization {org_id} has no Stripe Connect account yet; "
+                        "create an OrganizationConnectAccount for it first",
+            )
+        if account.charges_enabled:
+            return GetOnboardingLinkResult(organization_id=org_id, onboarding_complete=True)
+        link = api.create_onboarding_link(org_id)
+    except (APIError, APIConnectionError) as error:
+        from ._provider import describe_failure  # pulumi.dynamic loads only when it is needed
+
+        raise describe_failure("get_onboarding_link", f"for organization {org_id}", error) from None
     expires = (datetime.now(timezone.utc) + LINK_LIFETIME).isoformat(timespec="seconds").replace("+00:00", "Z")
     return GetOnboardingLinkResult(organization_id=org_id, onboarding_complete=False, url=link.url, expires_at=expires)
 

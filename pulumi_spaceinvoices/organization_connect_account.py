@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, UpdateResult
-from pydantic import BaseModel, ConfigDict, field_validator
 
 from . import _provider as shared
-from .errors import APIConnectionError, APIError, NotFoundError
-from .models import StripeConnectAccount
+from .errors import APIConnectionError, APIError, InvalidInputError, NotFoundError
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from .models import StripeConnectAccount
 
 KIND = "organization-account"
 WHAT = "OrganizationConnectAccount"
@@ -48,13 +52,31 @@ def validate_object_id(value: str) -> str:
     return value.lower()
 
 
-class OrganizationConnectAccountInputs(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
+def stored_id(name: str, value: Any) -> str:
+    """An id taken from the state or from `get`, which `check` never saw: refused before it reaches a URL."""
+    try:
+        if not isinstance(value, str):
+            raise ValueError("must be a string")
+        return validate_object_id(value)
+    except ValueError as error:
+        raise InvalidInputError(name, str(error)) from None
 
-    organization_id: str | None = None
-    active: bool | None = None
 
-    _organization_id = field_validator("organization_id")(validate_object_id)
+@cache
+def inputs_model() -> type[BaseModel]:
+    """The pydantic model that validates the inputs, built on first use: only the provider process
+    checks inputs, so a program's `import` never loads pydantic."""
+    from pydantic import BaseModel, ConfigDict, field_validator
+
+    class OrganizationConnectAccountInputs(BaseModel):
+        model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
+
+        organization_id: str | None = None
+        active: bool | None = None
+
+        _organization_id = field_validator("organization_id")(validate_object_id)
+
+    return OrganizationConnectAccountInputs
 
 
 def outputs_from(live: StripeConnectAccount) -> dict[str, Any]:
@@ -75,7 +97,7 @@ class OrganizationConnectAccountProvider(shared.SpaceInvoicesProvider):
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         inputs, failures = shared.check_inputs(
-            OrganizationConnectAccountInputs, news, defaults=DEFAULTS, required=REQUIRED,
+            inputs_model(), news, defaults=DEFAULTS, required=REQUIRED,
             output_keys=frozenset(OUTPUT_ONLY_KEYS),
         )
         return CheckResult(inputs, failures)
@@ -132,7 +154,7 @@ class OrganizationConnectAccountProvider(shared.SpaceInvoicesProvider):
         return fresh or live
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        org_id = props.get("organization_id") or id_
+        org_id = stored_id("organization_id", props.get("organization_id") or id_)
         live = shared.run_step("reading", f"{WHAT} for organization {org_id}",
                                lambda: shared.client().get_connect_account(org_id))
         if live is None:
@@ -141,9 +163,10 @@ class OrganizationConnectAccountProvider(shared.SpaceInvoicesProvider):
         return ReadResult(org_id, outs, inputs={key: outs[key] for key in INPUT_KEYS})
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        org_id = news["organization_id"]
+        org_id = stored_id("organization_id", news["organization_id"])
         what = f"{WHAT} for organization {org_id}"
         record_id = olds.get("connect_account_id")
+        record_id = stored_id("connect_account_id", record_id) if record_id else None
         api = shared.client()
         if not record_id:
             live = shared.run_step("reading", what, lambda: api.get_connect_account(org_id))
@@ -161,14 +184,15 @@ class OrganizationConnectAccountProvider(shared.SpaceInvoicesProvider):
         return UpdateResult(outputs_from(live))
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
-        org_id = props.get("organization_id") or id_
+        org_id = stored_id("organization_id", props.get("organization_id") or id_)
+        record_id = props.get("connect_account_id")
+        record_id = stored_id("connect_account_id", record_id) if record_id else None
         what = f"{WHAT} for organization {org_id}"
         if shared.touched(KIND, org_id):
             shared.log_info(f"{what}: leaving the account active: another resource created or adopted it in this "
                             "run (renamed without an alias, or replaced).")
             return
         api = shared.client()
-        record_id = props.get("connect_account_id")
         try:
             if not record_id:
                 live = api.get_connect_account(org_id)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import pulumi
 
 from ._functions import call_as_output, client_for
-from .errors import InvalidInputError
+from .errors import APIConnectionError, APIError, InvalidInputError
 
 # Shareable ids are opaque tokens: letters, digits, '-' and '_' only, so nothing can alter the path.
 SHAREABLE_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
@@ -46,7 +46,12 @@ def get_payment_intent(shareable_id: str, *, api_url: str | None = None) -> GetP
     """The "Pay now" data of a shared invoice (1 API call, sent without an Authorization header)."""
     if not isinstance(shareable_id, str) or not SHAREABLE_ID.fullmatch(shareable_id):
         raise InvalidInputError("shareable_id", "must be an invoice's shareable id (letters, digits, '-' and '_')")
-    intent = client_for(None, api_url).get_payment_intent(shareable_id)
+    try:
+        intent = client_for(None, api_url).get_payment_intent(shareable_id)
+    except (APIError, APIConnectionError) as error:
+        from ._provider import describe_failure  # pulumi.dynamic loads only when it is needed
+
+        raise describe_failure("get_payment_intent", f"for document {shareable_id}", error) from None
     return GetPaymentIntentResult(
         payment_intent_id=intent.payment_intent_id, public_key=intent.public_key,
         client_secret=intent.client_secret, amount=intent.amount, currency_id=intent.currency_id,

@@ -10,16 +10,20 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
-from urllib.parse import urlsplit
+from functools import cache
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import SplitResult, urlsplit
 
 import pulumi
 from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, UpdateResult
-from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 
 from . import _provider as shared
 from .errors import APIConnectionError, APIError, NotFoundError
-from .models import StripeConnect, StripeConnectFields
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel, ValidationInfo
+
+    from .models import StripeConnect, StripeConnectFields
 
 KIND = "stripe-connect"
 WHAT = "StripeConnectConfig"
@@ -57,6 +61,10 @@ MAX_CUSTOM_BYTES = 16 * 1024
 
 
 KEY_MODE = re.compile(r"^(?:sk|rk|pk)_(test|live)_")
+# Stripe keys are letters and digits after the prefix; redaction relies on that shape too.
+SECRET_KEY = re.compile(r"(?:sk|rk)_(?:test|live)_[A-Za-z0-9]{4,247}")
+PUBLISHABLE_KEY = re.compile(r"pk_(?:test|live)_[A-Za-z0-9]{4,247}")
+MAX_WEBHOOK_SECRET_LENGTH = 256
 
 
 def _mode(key: Any) -> str | None:
@@ -65,85 +73,106 @@ def _mode(key: Any) -> str | None:
     return match.group(1) if match else None
 
 
-class StripeConnectConfigInputs(BaseModel):
-    """Validation of the inputs; fields are in dependency order (keys before URLs)."""
-
-    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
-
-    private_key: str | None = None
-    public_key: str | None = None
-    application_fee: float | None = None
-    refresh_url: str | None = None
-    return_url: str | None = None
-    connect_webhook_secret: str | None = None
-    active: bool | None = None
-    custom: dict[str, Any] | None = None
-
-    @field_validator("private_key")
-    @classmethod
-    def _private_key(cls, value: str) -> str:
-        if value.startswith("pk_"):
-            raise ValueError("looks like a publishable key; did you swap private_key and public_key?")
-        if not _mode(value) or len(value) < 12 or not value.isascii() or " " in value:
-            raise ValueError("must be a Stripe secret key (sk_test_…, sk_live_…) or restricted key (rk_test_…, rk_live_…)")
-        return value
-
-    @field_validator("public_key")
-    @classmethod
-    def _public_key(cls, value: str, info: ValidationInfo) -> str:
-        if value.startswith(("sk_", "rk_")):
-            raise ValueError("looks like a secret key; did you swap private_key and public_key?")
-        if not value.startswith("pk_") or not _mode(value) or len(value) < 12 or not value.isascii() or " " in value:
-            raise ValueError("must be a Stripe publishable key (pk_test_… or pk_live_…)")
-        private_mode = _mode(info.data.get("private_key"))
-        if private_mode and private_mode != _mode(value):
-            raise ValueError(f"is a {_mode(value)} key but private_key is a {private_mode} key; use keys of the same mode")
-        return value
-
-    @field_validator("application_fee", mode="before")
-    @classmethod
-    def _fee_is_number(cls, value: Any) -> Any:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValueError("must be a number (percent, 0 to 99)")
-        return float(value)
-
-    @field_validator("application_fee")
-    @classmethod
-    def _fee_range(cls, value: float) -> float:
-        if not 0 <= value <= 99:
-            raise ValueError(f"must be between 0 and 99 percent (got {value:g})")
-        return value
-
-    @field_validator("refresh_url", "return_url")
-    @classmethod
-    def _url(cls, value: str, info: ValidationInfo) -> str:
-        if len(value) > MAX_URL_LENGTH:
-            raise ValueError(f"must be at most {MAX_URL_LENGTH} characters")
+def _http_url(value: str) -> SplitResult | None:
+    """The parts of an absolute http(s) URL with a host and a valid port; None for anything else."""
+    if any(c.isspace() or not c.isprintable() for c in value):
+        return None
+    try:
         parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in value):
-            raise ValueError("must be an absolute http(s) URL such as https://example.com/stripe/return")
-        live = "live" in (_mode(info.data.get("private_key")), _mode(info.data.get("public_key")))
-        if live and parts.scheme != "https":
-            raise ValueError("must use https: Stripe requires https redirect URLs with live keys")
-        return value
+        parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
+    except ValueError:
+        return None
+    return parts if parts.scheme in ("http", "https") and parts.hostname else None
 
-    @field_validator("connect_webhook_secret")
-    @classmethod
-    def _webhook_secret(cls, value: str) -> str:
-        if not value.startswith("whsec_") or len(value) > 256 or any(c.isspace() for c in value):
-            raise ValueError("must be a Stripe webhook signing secret (whsec_…)")
-        return value
 
-    @field_validator("custom")
-    @classmethod
-    def _custom(cls, value: dict[str, Any]) -> dict[str, Any]:
-        try:
-            size = len(json.dumps(value))
-        except (TypeError, ValueError):
-            raise ValueError("must be a JSON object") from None
-        if size > MAX_CUSTOM_BYTES:
-            raise ValueError(f"must be at most {MAX_CUSTOM_BYTES} bytes as JSON")
-        return shared.coerce_numbers(value)
+@cache
+def inputs_model() -> type[BaseModel]:
+    """The pydantic model that validates the inputs, built on first use: only the provider process
+    checks inputs, so a program's `import` never loads pydantic."""
+    from pydantic import BaseModel, ConfigDict, field_validator
+
+    class StripeConnectConfigInputs(BaseModel):
+        """Validation of the inputs; fields are in dependency order (keys before URLs)."""
+
+        model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
+
+        private_key: str | None = None
+        public_key: str | None = None
+        application_fee: float | None = None
+        refresh_url: str | None = None
+        return_url: str | None = None
+        connect_webhook_secret: str | None = None
+        active: bool | None = None
+        custom: dict[str, Any] | None = None
+
+        @field_validator("private_key")
+        @classmethod
+        def _private_key(cls, value: str) -> str:
+            if value.startswith("pk_"):
+                raise ValueError("looks like a publishable key; did you swap private_key and public_key?")
+            if not SECRET_KEY.fullmatch(value):
+                raise ValueError("must be a Stripe secret key (sk_test_…, sk_live_…) or restricted key (rk_test_…, rk_live_…)")
+            return value
+
+        @field_validator("public_key")
+        @classmethod
+        def _public_key(cls, value: str, info: ValidationInfo) -> str:
+            if value.startswith(("sk_", "rk_")):
+                raise ValueError("looks like a secret key; did you swap private_key and public_key?")
+            if not PUBLISHABLE_KEY.fullmatch(value):
+                raise ValueError("must be a Stripe publishable key (pk_test_… or pk_live_…)")
+            private_mode = _mode(info.data.get("private_key"))
+            if private_mode and private_mode != _mode(value):
+                raise ValueError(f"is a {_mode(value)} key but private_key is a {private_mode} key; use keys of the same mode")
+            return value
+
+        @field_validator("application_fee", mode="before")
+        @classmethod
+        def _fee_is_number(cls, value: Any) -> Any:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError("must be a number (percent, 0 to 99)")
+            return float(value)
+
+        @field_validator("application_fee")
+        @classmethod
+        def _fee_range(cls, value: float) -> float:
+            if not 0 <= value <= 99:
+                raise ValueError(f"must be between 0 and 99 percent (got {value:g})")
+            return value
+
+        @field_validator("refresh_url", "return_url")
+        @classmethod
+        def _url(cls, value: str, info: ValidationInfo) -> str:
+            if len(value) > MAX_URL_LENGTH:
+                raise ValueError(f"must be at most {MAX_URL_LENGTH} characters")
+            parts = _http_url(value)
+            if parts is None:
+                raise ValueError("must be an absolute http(s) URL such as https://example.com/stripe/return")
+            live = "live" in (_mode(info.data.get("private_key")), _mode(info.data.get("public_key")))
+            if live and parts.scheme != "https":
+                raise ValueError("must use https: Stripe requires https redirect URLs with live keys")
+            return value
+
+        @field_validator("connect_webhook_secret")
+        @classmethod
+        def _webhook_secret(cls, value: str) -> str:
+            if (not value.startswith("whsec_") or len(value) > MAX_WEBHOOK_SECRET_LENGTH or not value.isascii()
+                    or not value.isprintable() or " " in value):
+                raise ValueError("must be a Stripe webhook signing secret (whsec_…)")
+            return value
+
+        @field_validator("custom")
+        @classmethod
+        def _custom(cls, value: dict[str, Any]) -> dict[str, Any]:
+            try:
+                size = len(json.dumps(value, allow_nan=False))  # NaN and Infinity are not JSON
+            except (TypeError, ValueError, RecursionError):
+                raise ValueError("must be a JSON object") from None
+            if size > MAX_CUSTOM_BYTES:
+                raise ValueError(f"must be at most {MAX_CUSTOM_BYTES} bytes as JSON")
+            return shared.coerce_numbers(value)
+
+    return StripeConnectConfigInputs
 
 
 def _secret(live: str | None, stored: Any) -> Any:
@@ -173,6 +202,8 @@ def outputs_from(live: StripeConnect, stored: Mapping[str, Any]) -> dict[str, An
 
 
 def _fields(inputs: Mapping[str, Any], keys: list[str] | None = None) -> StripeConnectFields:
+    from .models import StripeConnectFields
+
     keys = INPUT_KEYS if keys is None else keys
     return StripeConnectFields(**{key: inputs.get(key) for key in keys})
 
@@ -182,7 +213,7 @@ class StripeConnectConfigProvider(shared.SpaceInvoicesProvider):
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         inputs, failures = shared.check_inputs(
-            StripeConnectConfigInputs, news, defaults=DEFAULTS, required=REQUIRED,
+            inputs_model(), news, defaults=DEFAULTS, required=REQUIRED,
             output_keys=frozenset(OUTPUT_ONLY_KEYS),
         )
         return CheckResult(inputs, failures)
@@ -247,7 +278,7 @@ class StripeConnectConfigProvider(shared.SpaceInvoicesProvider):
                             "in this run (renamed without an alias, or replaced).")
             return
         try:
-            shared.client().update_stripe_connect(StripeConnectFields(active=False))
+            shared.client().update_stripe_connect(_fields({"active": False}, ["active"]))
         except NotFoundError:
             return  # never enabled or already gone: nothing to deactivate
         except (APIConnectionError, APIError) as error:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from pulumi.output import UNKNOWN  # what the provider server passes for unknown values
 
 from pulumi_spaceinvoices import SpaceInvoicesClient
-from pulumi.output import UNKNOWN  # what the provider server passes for unknown values
 from pulumi_spaceinvoices.models import StripeConnectFields
 from pulumi_spaceinvoices.stripe_connect_config import INPUT_KEYS, OUTPUT_ONLY_KEYS, StripeConnectConfigProvider
 

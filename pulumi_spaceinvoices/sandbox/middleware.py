@@ -4,7 +4,7 @@ For every request outside `/_sandbox/` it names the operation and maps the path,
 onto the canonical route; resolves the access token; decides on arrival whether the rate limit
 (paths under /v1) or an injected fault (error status, dropped connection, answer lost after the work
 was done) applies; waits out any added latency; answers unknown routes and disallowed link verbs like
-LoopBack; and records the request in the log (never the token or the body)."""
+LoopBack; and records the request in the log (never a token, an onboarding link's token or the body)."""
 
 from __future__ import annotations
 
@@ -35,6 +35,8 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 ADMIN_PREFIX = "/_sandbox/"
+SECRET_PATH_OPERATIONS = frozenset({"page_onboarding"})
+"""Operations whose last path segment is a secret (an onboarding link's token): logged as [redacted]."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,7 @@ class SandboxMiddleware:
         if match.operation != "unknown":
             scope["path"], scope["raw_path"] = match.path, quote(match.path).encode("ascii")
         request_id = secrets.token_hex(8)
+        logged_path = path.rsplit("/", 1)[0] + "/[redacted]" if match.operation in SECRET_PATH_OPERATIONS else path
         started = time.time()
         generation = self.control.log.generation
         recorded = False
@@ -106,7 +109,7 @@ class SandboxMiddleware:
             if not recorded:
                 recorded = True
                 self.control.log.add(RequestRecord(
-                    method=method, path=path, operation=match.operation, status=status, account_id=account_id,
+                    method=method, path=logged_path, operation=match.operation, status=status, account_id=account_id,
                     timestamp=started, request_id=request_id, fault=fault,
                 ), generation)
 
