@@ -1,0 +1,163 @@
+"""A real browser through the sandbox's Stripe stand-in pages: Debian's Chromium, driven by Playwright.
+
+Onboarding: a link from `get_onboarding_link`, completed on the sandbox's page, lands on the
+platform's return URL, and the resource's read then sees `charges_enabled`; a used or expired link
+lands on the refresh URL. Payment: with the payment intent available, the pay page marks the invoice
+paid. Each page is saved as a screenshot in test-artifacts/. Playwright never downloads a browser
+here: it launches /usr/bin/chromium, which `.ci/run` installs.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pulumi_spaceinvoices import ValidationError, get_onboarding_link, get_payment_intent
+from pulumi_spaceinvoices.organization_connect_account import OrganizationConnectAccountProvider
+from pulumi_spaceinvoices.stripe_connect_config import StripeConnectConfigProvider
+from tests.support import PUBLIC_KEY, connect_inputs
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="Debian's Chromium is not installed at /usr/bin/chromium (.ci/run installs it)"
+)
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (it is in the dev extra)")
+
+
+class PlatformPages(BaseHTTPRequestHandler):
+    """The platform's own pages that Stripe sends people back to: /stripe/return and /stripe/refresh."""
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's method name)
+        titles = {"/stripe/return": "Onboarding finished", "/stripe/refresh": "Onboarding link expired"}
+        title = titles.get(self.path)
+        body = f"<!doctype html><title>{title or 'Not found'}</title><h1 id='landing'>{title or 'Not found'}</h1>"
+        self.send_response(200 if title else 404)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def platform() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), PlatformPages)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 900, "height": 700})
+    yield context.new_page()
+    context.close()
+
+
+def screenshot(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+@pytest.fixture
+def connected(configured, platform, org_id) -> dict[str, Any]:
+    """Connect enabled (returning to the platform's pages) and the organization's account, through the providers."""
+    StripeConnectConfigProvider().create(
+        connect_inputs(return_url=f"{platform}/stripe/return", refresh_url=f"{platform}/stripe/refresh")
+    )
+    return OrganizationConnectAccountProvider().create({"organization_id": org_id, "active": True}).outs
+
+
+def new_link(sandbox: Any, account: Any, org_id: str) -> str:
+    link = get_onboarding_link(org_id, access_token=account.token, api_url=sandbox.url)
+    assert link.url and link.onboarding_complete is False
+    return link.url
+
+
+def test_onboarding_in_a_browser_lands_on_the_return_url_and_the_read_sees_charges_enabled(
+    page, sandbox, account, org_id, connected, platform
+):
+    assert connected["charges_enabled"] is False
+    page.goto(new_link(sandbox, account, org_id))
+    assert page.title() == "Stripe Connect onboarding (sandbox)"
+    assert page.inner_text("#organization-name") == "Acme d.o.o."
+    screenshot(page, "onboarding")
+
+    page.click("#complete-onboarding")
+    page.wait_for_url(f"{platform}/stripe/return")
+    assert page.inner_text("#landing") == "Onboarding finished"
+    screenshot(page, "onboarding-return-url")
+
+    read = OrganizationConnectAccountProvider().read(org_id, connected)
+    assert read.id == org_id and read.outs["charges_enabled"] is True
+    assert get_onboarding_link(org_id, access_token=account.token, api_url=sandbox.url).onboarding_complete is True
+
+
+def test_a_used_or_expired_onboarding_link_lands_on_the_refresh_url(page, sandbox, account, org_id, connected, platform):
+    expiring, used = new_link(sandbox, account, org_id), new_link(sandbox, account, org_id)
+
+    sandbox.set_link_expiry(0)
+    page.goto(expiring)
+    page.wait_for_url(f"{platform}/stripe/refresh")
+    assert page.inner_text("#landing") == "Onboarding link expired"
+    screenshot(page, "onboarding-expired-link")
+    sandbox.set_link_expiry(300)
+
+    page.goto(used)
+    page.click("#complete-onboarding")
+    page.wait_for_url(f"{platform}/stripe/return")
+    page.goto(used)  # the same link again
+    page.wait_for_url(f"{platform}/stripe/refresh")
+    screenshot(page, "onboarding-used-link")
+    assert sandbox.store.org_account(org_id)["charges_enabled"] is True  # the one use counted
+
+
+def test_the_pay_page_reached_through_the_payment_intent_flow_marks_the_invoice_paid(
+    page, sandbox, account, org_id, connected, platform
+):
+    invoice = sandbox.create_invoice(org_id, amount=1250.0, currency="EUR")
+    pay_page = f"{sandbox.url}/sandbox/pay/{invoice.shareable_id}"
+    with pytest.raises(ValidationError, match="not completed Stripe Connect onboarding"):
+        get_payment_intent(invoice.shareable_id, api_url=sandbox.url)
+    page.goto(pay_page)
+    assert "not available" in page.inner_text("#payment-unavailable")
+    screenshot(page, "pay-before-onboarding")
+
+    page.goto(new_link(sandbox, account, org_id))
+    page.click("#complete-onboarding")
+    page.wait_for_url(f"{platform}/stripe/return")
+    intent = get_payment_intent(invoice.shareable_id, api_url=sandbox.url)  # what a "Pay now" button fetches
+    assert intent.public_key == PUBLIC_KEY and intent.amount == 1250.0 and intent.currency_id == "EUR"
+
+    page.goto(pay_page)
+    assert page.inner_text("#invoice-number") == invoice.number
+    assert page.inner_text("#invoice-amount") == "1,250.00"
+    screenshot(page, "pay")
+    page.click("#pay-now")
+    page.wait_for_selector("#payment-status")
+    assert page.inner_text("#payment-status") == "Paid"
+    screenshot(page, "pay-paid")
+
+    assert sandbox.store.invoice(invoice.shareable_id)["paid"] is True
+    with pytest.raises(ValidationError, match="already paid"):
+        get_payment_intent(invoice.shareable_id, api_url=sandbox.url)
