@@ -265,8 +265,11 @@ class StripeConnectConfigProvider(shared.SpaceInvoicesProvider):
         if live is None:
             return ReadResult(None, {})
         outs = outputs_from(live, props)
-        # Secrets stay out of the refreshed inputs: read never learns a new value for them anyway.
-        return ReadResult(live.id, outs, inputs={key: outs[key] for key in INPUT_KEYS if key not in SECRET_INPUTS})
+        # Refreshed inputs equal the declared ones when nothing drifted (so refresh reports no
+        # change): an empty `custom` is the same as none. The engine keeps secret inputs secret.
+        inputs = {key: outs[key] for key in INPUT_KEYS}
+        inputs["custom"] = inputs["custom"] or None
+        return ReadResult(live.id, outs, inputs=inputs)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         keys = shared.changed_keys(INPUT_KEYS, olds, news, ignore_none=frozenset({"custom", "connect_webhook_secret"}))

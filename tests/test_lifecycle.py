@@ -96,6 +96,11 @@ def test_stripe_connect_config_lifecycle(engine_for, sandbox, account):
     assert [r.operation for r in sandbox.requests()] == ["update_connect", "get_connect"]
     assert sandbox.store.connect_config(account.id)["application_fee"] == 3.0
 
+    quiet = engine.refresh()
+    assert quiet.updates == []  # nothing drifted: refresh reports no change
+    assert {"private_key", "connect_webhook_secret"} <= engine.by_name("connect").secret_inputs
+    assert SECRET_KEY not in engine.state_json()
+
     sandbox.store.update_connect(account.id, application_fee=9.0)
     sandbox.clear_requests()
     engine.refresh()

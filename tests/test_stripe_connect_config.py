@@ -151,7 +151,7 @@ def test_read_returns_live_state_and_refreshed_inputs(provider, checked, sandbox
     result = provider.read(created.id, created.outs)
     assert calls(sandbox) == ["get_connect"]
     assert result.outs["application_fee"] == 4 and result.inputs["application_fee"] == 4
-    assert "private_key" not in result.inputs  # secrets never travel back through refreshed inputs
+    assert result.inputs["private_key"] == SECRET_KEY and result.inputs["custom"] is None
 
 
 @pytest.mark.parametrize("mode", ["masked", "omitted"])
