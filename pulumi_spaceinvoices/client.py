@@ -38,7 +38,7 @@ from .models import (
     StripeConnectAccountFields,
     StripeConnectFields,
 )
-from .settings import resolve_api_url, resolve_settings
+from .settings import resolve_api_url, resolve_token
 
 DEFAULT_CONNECT_TIMEOUT = 5.0
 DEFAULT_READ_TIMEOUT = 30.0
@@ -176,10 +176,7 @@ class SpaceInvoicesClient:
         requests_per_second: float = DEFAULT_REQUESTS_PER_SECOND,
     ) -> None:
         self.api_url = resolve_api_url(api_url, config)
-        try:
-            self._token: str | None = resolve_settings(access_token, self.api_url, config).access_token
-        except ConfigurationError:
-            self._token = None  # only calls that need it fail, with that error
+        self._token = resolve_token(access_token, config)  # None: only calls that need it fail
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout if read_timeout is not None else _seconds_from_env(
             ENV_TIMEOUT, DEFAULT_READ_TIMEOUT)

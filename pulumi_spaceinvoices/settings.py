@@ -42,17 +42,36 @@ def resolve_api_url(api_url: str | None = None, config: Mapping[str, Any] | None
     return url
 
 
+def resolve_token(access_token: str | None = None, config: Mapping[str, Any] | None = None) -> str | None:
+    """The token from the argument, then ``config``, then the environment; None when none is set.
+
+    A token that a header cannot carry (spaces, control or non-ASCII characters) is a
+    ConfigurationError naming where it came from, rather than a failed request later.
+    """
+    sources = ((access_token, "the access_token argument"), (_config_value(config, CONFIG_TOKEN), CONFIG_TOKEN),
+               (os.environ.get(ENV_TOKEN), ENV_TOKEN))
+    value, source = next(((v, s) for v, s in sources if v not in (None, "")), (None, ""))
+    if value is None or not str(value).strip():
+        return None
+    token = str(value).strip()
+    if not token.isascii() or not token.isprintable() or any(c.isspace() for c in token):
+        raise ConfigurationError(
+            f"The Space Invoices access token from {source} contains spaces or characters an HTTP header cannot "
+            f"carry; check how it was pasted. {TOKEN_HINT}"
+        )
+    register_secret(token)
+    return token
+
+
 def resolve_settings(
     access_token: str | None = None,
     api_url: str | None = None,
     config: Mapping[str, Any] | None = None,
 ) -> Settings:
     """Settings from arguments, then ``config`` (stack config keys), then the environment."""
-    token = access_token or _config_value(config, CONFIG_TOKEN) or os.environ.get(ENV_TOKEN)
-    if not token or not str(token).strip():
+    token = resolve_token(access_token, config)
+    if token is None:
         raise ConfigurationError(f"No Space Invoices access token is set. {TOKEN_HINT}")
-    token = str(token).strip()
-    register_secret(token)
     return Settings(api_url=resolve_api_url(api_url, config), access_token=token)
 
 

@@ -395,3 +395,21 @@ def test_a_missing_token_names_both_ways_to_set_it(monkeypatch):
 def test_a_malformed_api_url_is_a_configuration_error():
     with pytest.raises(ConfigurationError, match="not an http"):
         SpaceInvoicesClient("tok-123456", api_url="ftp://example.com")
+
+
+@pytest.mark.parametrize("source", ["argument", "config", "environment"])
+def test_a_token_a_header_cannot_carry_is_a_configuration_error_naming_its_source(source, monkeypatch, sandbox):
+    bad = "tok en-with\nnewline"
+    monkeypatch.delenv(ENV_TOKEN, raising=False)
+    kwargs: dict[str, object] = {"api_url": sandbox.url, "config": {}}
+    if source == "argument":
+        kwargs["access_token"] = bad
+    elif source == "config":
+        kwargs["config"] = {"spaceinvoices:accessToken": bad}
+    else:
+        monkeypatch.setenv(ENV_TOKEN, bad)
+    with pytest.raises(ConfigurationError) as caught:
+        SpaceInvoicesClient(**kwargs)
+    expected = {"argument": "access_token argument", "config": "spaceinvoices:accessToken", "environment": ENV_TOKEN}
+    assert expected[source] in str(caught.value) and bad not in str(caught.value)
+    assert sandbox.requests() == []
