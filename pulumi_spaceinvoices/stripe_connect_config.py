@@ -56,6 +56,8 @@ OUTPUT_ONLY_KEYS = ["account_id", "space_invoices_fee", "webhook_secret", "creat
 SECRET_INPUTS = ["private_key", "connect_webhook_secret"]
 REQUIRED = frozenset({"private_key", "public_key", "application_fee", "refresh_url", "return_url"})
 DEFAULTS = {"active": True}
+# Optional inputs that, when not declared, leave whatever the server holds alone.
+UNMANAGED_WHEN_UNSET = frozenset({"custom", "connect_webhook_secret"})
 MAX_URL_LENGTH = 2048
 MAX_CUSTOM_BYTES = 16 * 1024
 
@@ -219,7 +221,7 @@ class StripeConnectConfigProvider(shared.SpaceInvoicesProvider):
         return CheckResult(inputs, failures)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        changed = shared.changed_keys(INPUT_KEYS, olds, news, ignore_none=frozenset({"custom", "connect_webhook_secret"}))
+        changed = shared.changed_keys(INPUT_KEYS, olds, news, ignore_none=UNMANAGED_WHEN_UNSET)
         return DiffResult(changes=bool(changed), replaces=[], stables=["account_id", "created_at"],
                           delete_before_replace=False)
 
@@ -256,8 +258,8 @@ class StripeConnectConfigProvider(shared.SpaceInvoicesProvider):
         shared.run_step("updating", WHAT, lambda: api.update_stripe_connect(_fields(props, keys)))
         live = shared.run_step("reading", WHAT, api.get_stripe_connect)
         if live is None:
-            raise NotFoundError(status=404, method="GET", path="/v1/stripe-connect",
-                                message=f"{WHAT} vanished while it was being updated")
+            raise shared.describe_failure("updating", WHAT, NotFoundError(
+                status=404, method="GET", path="/v1/stripe-connect", message="Stripe Connect vanished during the update"))
         return live
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
@@ -272,7 +274,7 @@ class StripeConnectConfigProvider(shared.SpaceInvoicesProvider):
         return ReadResult(live.id, outs, inputs=inputs)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        keys = shared.changed_keys(INPUT_KEYS, olds, news, ignore_none=frozenset({"custom", "connect_webhook_secret"}))
+        keys = shared.changed_keys(INPUT_KEYS, olds, news, ignore_none=UNMANAGED_WHEN_UNSET)
         return UpdateResult(outputs_from(self._apply(news, keys or INPUT_KEYS), {**olds, **news}))
 
     def delete(self, id_: str, _props: dict[str, Any]) -> None:
