@@ -63,12 +63,14 @@ def _unknown() -> pulumi.Output[Any]:
     return pulumi.Output(set(), nothing(), no())
 
 
-def call_as_output(fetch: Callable[..., T], *inputs: Any, opts: pulumi.InvokeOptions | None = None) -> pulumi.Output[T]:
+def call_as_output(
+    fetch: Callable[..., T], *inputs: Any, opts: pulumi.InvokeOutputOptions | None = None
+) -> pulumi.Output[T]:
     """``fetch(*resolved inputs)`` as an Output: unknown during preview (no API call), run in a
     worker thread otherwise, secret when any input is secret, after ``opts.depends_on``."""
-    depends_on = list(opts.depends_on or []) if opts and opts.depends_on else []
-    if not isinstance(depends_on, list):
-        depends_on = [depends_on]
+    depends_on: Any = getattr(opts, "depends_on", None) or []  # a plain InvokeOptions has none
+    if not isinstance(depends_on, (list, tuple)):
+        depends_on = [depends_on]  # one resource, as ResourceOptions also accepts
     gate = pulumi.Output.all(*[resource.urn for resource in depends_on])
 
     def run(values: list[Any]) -> Any:

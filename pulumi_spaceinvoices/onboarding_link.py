@@ -75,7 +75,7 @@ def get_onboarding_link_output(
     *,
     access_token: pulumi.Input[str] | None = None,
     api_url: pulumi.Input[str] | None = None,
-    opts: pulumi.InvokeOptions | None = None,
+    opts: pulumi.InvokeOutputOptions | None = None,
 ) -> GetOnboardingLinkOutputResult:
     """The output form: unknown during preview (the API is never called then), ``url`` secret.
 

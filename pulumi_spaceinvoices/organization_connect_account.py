@@ -220,7 +220,7 @@ class OrganizationConnectAccount(pulumi.dynamic.Resource, module="spaceinvoices"
         from pulumi_spaceinvoices import OrganizationConnectAccount, get_onboarding_link_output
 
         account = OrganizationConnectAccount("acme", organization_id="644c214c6ee48100249d5d7a")
-        link = get_onboarding_link_output(account.organization_id, opts=pulumi.InvokeOptions(depends_on=[account]))
+        link = get_onboarding_link_output(account.organization_id)  # made once the account exists
         pulumi.export("acme_onboarding_url", link.url)           # a secret
         pulumi.export("acme_charges_enabled", account.charges_enabled)
     """

@@ -60,7 +60,7 @@ def get_payment_intent(shareable_id: str, *, api_url: str | None = None) -> GetP
 
 def get_payment_intent_output(
     shareable_id: pulumi.Input[str], *, api_url: pulumi.Input[str] | None = None,
-    opts: pulumi.InvokeOptions | None = None,
+    opts: pulumi.InvokeOutputOptions | None = None,
 ) -> GetPaymentIntentOutputResult:
     """The output form: unknown during preview (creating a payment intent is not free of effects)."""
     result = call_as_output(lambda sid, url: get_payment_intent(sid, api_url=url), shareable_id, api_url, opts=opts)

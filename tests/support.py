@@ -1,14 +1,18 @@
-"""Helpers shared by the reliability and security suites (faults, concurrency, bad input, secrets).
+"""Helpers shared by several test files (the reliability and security suites, lifecycles, the browser).
 
 - `connect_inputs()`: valid StripeConnectConfig inputs as `check` would return them.
 - `config_matches` / `account_matches`: a provider's outputs agree with the sandbox's database.
 - `engine(...)`: an `Engine` pointed at the sandbox with an account's token (a secret config value).
 - `provider_string(provider)`: the serialized `__provider`, as a program registers it.
+- `serve_http(handler)`: a real HTTP server on loopback with a `BaseHTTPRequestHandler`; yields its URL.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from pulumi.dynamic.dynamic import serialize_provider
@@ -73,3 +77,16 @@ def engine(program: Any, sandbox: Any, token: str, *, env: Mapping[str, str] | N
 def provider_string(provider: Any) -> str:
     """The `__provider` value a program registers for this provider."""
     return serialize_provider(provider)
+
+
+@contextmanager
+def serve_http(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """Serve `handler` on a free loopback port in a thread; yields the base URL, stops on exit."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -9,9 +9,8 @@ here: it launches /usr/bin/chromium, which `.ci/run` installs.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ import pytest
 from pulumi_spaceinvoices import ValidationError, get_onboarding_link, get_payment_intent
 from pulumi_spaceinvoices.organization_connect_account import OrganizationConnectAccountProvider
 from pulumi_spaceinvoices.stripe_connect_config import StripeConnectConfigProvider
-from tests.support import PUBLIC_KEY, connect_inputs
+from tests.support import PUBLIC_KEY, connect_inputs, serve_http
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
@@ -51,12 +50,8 @@ class PlatformPages(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def platform() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), PlatformPages)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serve_http(PlatformPages) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

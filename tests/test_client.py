@@ -7,7 +7,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
@@ -24,6 +24,7 @@ from pulumi_spaceinvoices import (
 from pulumi_spaceinvoices.client import USER_AGENT, retry_delay, should_retry
 from pulumi_spaceinvoices.models import StripeConnectFields
 from pulumi_spaceinvoices.settings import ENV_API_URL, ENV_TOKEN, resolve_settings
+from tests.support import serve_http
 
 SECRET_KEY = "sk_test_CLIENTsecret0123456789"
 WEBHOOK_SECRET = "whsec_CLIENTwebhook0123456789"
@@ -328,12 +329,8 @@ class _Recorder(BaseHTTPRequestHandler):
 @pytest.fixture
 def recorder() -> Iterator[str]:
     _Recorder.seen = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serve_http(_Recorder) as url:
+        yield url
 
 
 def test_the_token_is_sent_raw_with_the_user_agent(recorder):

@@ -124,3 +124,21 @@ def test_secret_inputs_keep_results_secret(sandbox, account, onboarding_org):
         assert values == [True]
 
     program()
+
+
+@pytest.mark.parametrize("as_list", [True, False])
+def test_output_form_waits_for_depends_on_given_as_one_resource_or_a_list(sandbox, account, onboarding_org, as_list):
+    pulumi.runtime.set_mocks(NoResources(), project="p", stack="s", preview=False)
+
+    @pulumi.runtime.test
+    def program():
+        gate = pulumi.CustomResource("test:index:Gate", "gate", {})
+        opts = pulumi.InvokeOutputOptions(depends_on=[gate] if as_list else gate)
+        link = get_onboarding_link_output(onboarding_org, access_token=account.token, api_url=sandbox.url, opts=opts)
+        return link.onboarding_complete.apply(lambda complete: check(complete))
+
+    def check(complete):
+        assert complete is False
+
+    program()
+    assert [r.operation for r in sandbox.requests()] == ["get_account", "create_link"]

@@ -11,7 +11,7 @@ from typing import Any
 import pulumi
 import pytest
 
-from tests.harness import Engine
+from tests.support import engine
 
 SECRET_KEY = "sk_test_LIFECYCLEsecret0123456789"
 WEBHOOK = "whsec_LIFECYCLEwebhook0123456789"
@@ -49,19 +49,7 @@ def account_program(settings: dict[str, Any]):
 
 @pytest.fixture
 def engine_for(sandbox, account):
-    engines: list[Engine] = []
-
-    def make(program) -> Engine:
-        engine = Engine(
-            program,
-            project="lifecycle",
-            config={"spaceinvoices:apiUrl": sandbox.url, "spaceinvoices:accessToken": account.token},
-            secret_config={"spaceinvoices:accessToken"},
-        )
-        engines.append(engine)
-        return engine
-
-    return make
+    return lambda program: engine(program, sandbox, account.token, project="lifecycle")
 
 
 def mutating(sandbox) -> list[str]:

@@ -108,11 +108,17 @@ def test_typed_output_attributes_carry_the_values(mocks):
     return pulumi.Output.all(account.organization_id, account.active, account.id).apply(check)
 
 
+@pulumi.runtime.test
 def test_args_objects_and_keyword_arguments_are_equivalent(mocks):
-    args = si.OrganizationConnectAccountArgs(organization_id=ORG)
-    assert si.OrganizationConnectAccount("by-args", args)
+    by_args = si.OrganizationConnectAccount("by-args", si.OrganizationConnectAccountArgs(organization_id=ORG))
+    by_keywords = si.OrganizationConnectAccount("by-keywords", organization_id=ORG)
     with pytest.raises(TypeError):
         si.OrganizationConnectAccount("typo", organisation_id=ORG)
+
+    def check(_):
+        assert mocks.registered["by-args"].inputs == mocks.registered["by-keywords"].inputs
+
+    return pulumi.Output.all(by_args.id, by_keywords.id).apply(check)
 
 
 @pulumi.runtime.test

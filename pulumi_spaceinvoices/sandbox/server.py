@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Literal
+from typing import Any, Literal
 
 import uvicorn
 
@@ -246,22 +246,10 @@ class Sandbox:
         self.control.reset()
 
 
-def run_sandbox(
-    *,
-    db: str = ":memory:",
-    rate_limit: int | None = 100,
-    secrets: SecretsMode = "full",
-    link_methods: Iterable[str] = ("POST", "GET"),
-    link_disallowed: Literal["405", "404"] = "405",
-    link_expiry_seconds: float = 300.0,
-    host: str = "127.0.0.1",
-    port: int = 0,
-) -> Sandbox:
-    """A started Sandbox; use it as a context manager (`with run_sandbox() as sb:`) to stop it."""
-    return Sandbox(
-        db=db, rate_limit=rate_limit, secrets=secrets, link_methods=link_methods, link_disallowed=link_disallowed,
-        link_expiry_seconds=link_expiry_seconds, host=host, port=port,
-    ).start()
+def run_sandbox(**settings: Any) -> Sandbox:
+    """A started Sandbox (keywords as for `Sandbox`); use it as a context manager
+    (`with run_sandbox() as sb:`) to stop it."""
+    return Sandbox(**settings).start()
 
 
 def _url_host(host: str) -> str:
