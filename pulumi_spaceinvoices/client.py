@@ -63,17 +63,23 @@ def should_retry(*, method: str, status: int | None, sent: bool, repeatable: boo
     ``status`` is None when no HTTP answer arrived; ``sent`` tells whether the request may have
     reached the server then. ``repeatable`` overrides the method's own idempotency (a POST that
     only mints a fresh onboarding link is safe to repeat).
+
+    - 429 and 503, or no connection at all: every method (the server did nothing).
+    - A reset after sending, 502 and 504: idempotent methods (GET, PATCH, ...) and repeatable POSTs.
+    - 500: idempotent methods only. PATCH sets absolute values here, so repeating it is safe, as
+      stripe-python and go-retryablehttp do for 5xx on idempotent calls; a POST never is.
     """
+    idempotent = method in REPEATABLE_METHODS
     if repeatable is None:
-        repeatable = method in REPEATABLE_METHODS
+        repeatable = idempotent
     if status is None:
         return repeatable or not sent
     if status in (429, 503):  # the server refused the request without acting on it
         return True
     if status in (502, 504):  # a gateway gave up: the request may have been applied behind it
         return repeatable
-    if status == 500:
-        return method == "GET"
+    if status == 500:  # the server failed while acting: only a call that sets absolute values may repeat
+        return idempotent
     return False
 
 
@@ -203,7 +209,8 @@ class SpaceInvoicesClient:
         return StripeConnect.model_validate(self._request("POST", "/v1/stripe-connect", body=fields.wire()))
 
     def update_stripe_connect(self, fields: StripeConnectFields) -> None:
-        """Change the Connect config (PATCH answers 204: read it again for the new state)."""
+        """Change the Connect config (PATCH answers 204: read it again for the new state). It sets
+        absolute values, so it is retried like a GET, 500 included."""
         self._request("PATCH", "/v1/stripe-connect", body=fields.wire())
 
     # -- Organization accounts (one per organization) -----------------------------------------
@@ -219,7 +226,7 @@ class SpaceInvoicesClient:
         return StripeConnectAccount.model_validate(self._request("POST", self._account_path(organization_id), body=body))
 
     def update_connect_account(self, record_id: str, *, active: bool) -> None:
-        """Activate or deactivate an account by its record id (PATCH answers 204)."""
+        """Activate or deactivate an account by its record id (PATCH answers 204; retried like a GET)."""
         path = f"/v1/stripe-connect/accounts/{path_segment(record_id)}"
         self._request("PATCH", path, body=StripeConnectAccountFields(active=active).wire())
 

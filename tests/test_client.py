@@ -206,6 +206,19 @@ def test_a_post_is_not_repeated_after_an_ambiguous_failure(client, sandbox, stat
     assert sandbox.count("enable_connect") == 1
 
 
+@pytest.mark.parametrize("operation", ["update_connect", "update_account"])
+def test_a_patch_answered_500_is_retried(client, enabled, org_id, sandbox, operation):
+    record = client.create_connect_account(org_id)
+    sandbox.fail_next(operation, status=500, count=1)
+    if operation == "update_connect":
+        client.update_stripe_connect(connect_fields(application_fee=7))
+        assert client.get_stripe_connect().application_fee == 7
+    else:
+        client.update_connect_account(record.id, active=False)
+        assert client.get_connect_account(org_id).active is False
+    assert [r.status for r in sandbox.requests(operation=operation)] == [500, 204]
+
+
 def test_a_post_refused_with_503_is_retried(client, sandbox, account):
     sandbox.fail_next("enable_connect", status=503, count=1)
     client.enable_stripe_connect(connect_fields())
@@ -257,7 +270,11 @@ def test_connection_refused_is_an_api_connection_error():
         ("POST", 502, True, None, False),
         ("PATCH", 502, True, None, True),
         ("GET", 500, True, None, True),
-        ("PATCH", 500, True, None, False),
+        ("PATCH", 500, True, None, True),  # a PATCH sets absolute values: repeating it is safe
+        ("DELETE", 500, True, None, True),
+        ("POST", 500, True, None, False),  # a POST may have been applied
+        ("POST", 500, True, True, False),  # the onboarding-link POST is not repeated after a 500 either
+        ("POST", 504, True, True, True),  # ...though after a 504, as after a reset
         ("GET", 404, True, None, False),
         ("GET", 422, True, None, False),
     ],
