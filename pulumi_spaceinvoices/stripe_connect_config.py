@@ -6,6 +6,7 @@ read, update, delete, and last the resource class.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from collections.abc import Mapping
@@ -40,15 +41,15 @@ class StripeConnectConfigArgs:
     application_fee: pulumi.Input[float]
     """Platform fee in percent of each payment, 0 to 99."""
     refresh_url: pulumi.Input[str]
-    """Where an expired or used onboarding link sends the user (http(s); https with live keys)."""
+    """Where an expired or used onboarding link sends the user (http(s); https with live keys; no ``user:pass@``)."""
     return_url: pulumi.Input[str]
-    """Where a finished onboarding sends the user (http(s); https with live keys)."""
+    """Where a finished onboarding sends the user (http(s); https with live keys; no ``user:pass@``)."""
     connect_webhook_secret: pulumi.Input[str] | None = None
     """Signing secret (``whsec_…``) of your Stripe Connect webhook endpoint. Stored as a secret."""
     active: pulumi.Input[bool] | None = None
     """Whether Connect is active; default true."""
     custom: pulumi.Input[Mapping[str, Any]] | None = None
-    """Free-form JSON object kept with the config; left unmanaged when not set."""
+    """Free-form JSON object kept with the config, in plain text (so no secrets); left unmanaged when not set."""
 
 
 INPUT_KEYS = list(StripeConnectConfigArgs.__dataclass_fields__)
@@ -75,16 +76,79 @@ def _mode(key: Any) -> str | None:
     return match.group(1) if match else None
 
 
-def _http_url(value: str) -> SplitResult | None:
-    """The parts of an absolute http(s) URL with a host and a valid port; None for anything else."""
+NOT_A_URL = "must be an absolute http(s) URL such as https://example.com/stripe/return"
+HOST_NAME = re.compile(r"[a-z0-9_.-]+")  # what urlsplit leaves of a host name (lower case)
+# A host whose last label is a number is an IPv4 address to a browser ("0x7f.1", "2130706433").
+NUMERIC_LABEL = re.compile(r"0x[0-9a-f]*|[0-9]+")
+# Secrets that would otherwise sit in plain text in the state, inside `custom`.
+SECRETS_IN_CUSTOM = (
+    (re.compile(r"(?:sk|rk)_(?:test|live)_[A-Za-z0-9]{4,}"), "a Stripe secret or restricted key (sk_…, rk_…)",
+     "private_key"),
+    (re.compile(r"whsec_[A-Za-z0-9]{4,}"), "a Stripe webhook signing secret (whsec_…)", "connect_webhook_secret"),
+)
+
+
+def _http_url(value: str) -> tuple[SplitResult | None, str]:
+    """The parts of an absolute http(s) URL that browsers and Python read alike, or None and why not.
+
+    The host is what Stripe sends the user to: where ``urlsplit`` and a browser (the WHATWG URL
+    standard) could read it differently, the URL is refused rather than guessed at.
+    """
     if any(c.isspace() or not c.isprintable() for c in value):
-        return None
+        return None, "must not contain spaces or control characters"
+    if "\\" in value:
+        return None, "must not contain backslashes: browsers read them as '/', which can change the host"
     try:
         parts = urlsplit(value)
         parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
     except ValueError:
+        return None, NOT_A_URL
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None, NOT_A_URL
+    if "@" in parts.netloc:
+        return None, ("must not have '@' before the host: it marks a user name or password, which would be "
+                      "stored in plain text in the state, and makes the host easy to misread")
+    if not _plain_host(parts.hostname, bracketed=parts.netloc.startswith("[")):
+        return None, ("must name its host in plain ASCII (letters, digits, '-', '.'; xn--… for international "
+                      "names) or as an IP address written in full: browsers read other hosts differently from Python")
+    return parts, ""
+
+
+def _plain_host(host: str, *, bracketed: bool) -> bool:
+    if bracketed:  # an IPv6 literal; zone ids ("%25eth0") are not allowed in URLs by browsers
+        try:
+            return "%" not in host and isinstance(ipaddress.ip_address(host), ipaddress.IPv6Address)
+        except ValueError:
+            return False
+    if not HOST_NAME.fullmatch(host):  # percent-encoding, non-ASCII (IDN look-alikes), ':' ...
+        return False
+    if NUMERIC_LABEL.fullmatch(host.rstrip(".").rsplit(".", 1)[-1]):
+        try:  # then only a dotted quad in plain decimal means the same to both
+            return str(ipaddress.IPv4Address(host)) == host
+        except ValueError:
+            return False
+    return True
+
+
+def _secret_in(value: Any, where: str = "custom") -> tuple[str, str, str] | None:
+    """(what, where, the input meant for it) for the first secret-shaped key or string in ``value``."""
+    if isinstance(value, str):
+        for shape, what, meant_for in SECRETS_IN_CUSTOM:
+            if shape.search(value):
+                return what, where, meant_for
         return None
-    return parts if parts.scheme in ("http", "https") and parts.hostname else None
+    items: list[tuple[Any, Any]] = []
+    if isinstance(value, dict):
+        items = list(value.items())
+    elif isinstance(value, list):
+        items = list(enumerate(value))
+    for key, item in items:
+        if isinstance(key, str) and (found := _secret_in(key, f"a key of {where}")):
+            return found
+        shown = repr(key) if len(repr(key)) <= 40 else repr(key)[:37] + "...'"
+        if found := _secret_in(item, f"{where}[{shown}]"):
+            return found
+    return None
 
 
 @cache
@@ -147,9 +211,9 @@ def inputs_model() -> type[BaseModel]:
         def _url(cls, value: str, info: ValidationInfo) -> str:
             if len(value) > MAX_URL_LENGTH:
                 raise ValueError(f"must be at most {MAX_URL_LENGTH} characters")
-            parts = _http_url(value)
+            parts, why_not = _http_url(value)
             if parts is None:
-                raise ValueError("must be an absolute http(s) URL such as https://example.com/stripe/return")
+                raise ValueError(why_not)
             live = "live" in (_mode(info.data.get("private_key")), _mode(info.data.get("public_key")))
             if live and parts.scheme != "https":
                 raise ValueError("must use https: Stripe requires https redirect URLs with live keys")
@@ -161,6 +225,8 @@ def inputs_model() -> type[BaseModel]:
             if (not value.startswith("whsec_") or len(value) > MAX_WEBHOOK_SECRET_LENGTH or not value.isascii()
                     or not value.isprintable() or " " in value):
                 raise ValueError("must be a Stripe webhook signing secret (whsec_…)")
+            if value == "whsec_":
+                raise ValueError("must have the secret itself after whsec_")
             return value
 
         @field_validator("custom")
@@ -172,6 +238,10 @@ def inputs_model() -> type[BaseModel]:
                 raise ValueError("must be a JSON object") from None
             if size > MAX_CUSTOM_BYTES:
                 raise ValueError(f"must be at most {MAX_CUSTOM_BYTES} bytes as JSON")
+            if found := _secret_in(value):
+                what, where, meant_for = found
+                raise ValueError(f"holds what looks like {what} in {where}: custom is stored in plain text in the "
+                                 f"state, so it may not hold secrets (pass it as {meant_for}, which is kept secret)")
             return shared.coerce_numbers(value)
 
     return StripeConnectConfigInputs

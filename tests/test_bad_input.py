@@ -134,6 +134,40 @@ invalid_public_keys = (
 )
 invalid_fees = (st.floats().filter(lambda f: not 0 <= f <= 99) | st.integers().filter(lambda i: not 0 <= i <= 99)
                 | st.text(max_size=5) | st.booleans() | st.lists(st.integers(), max_size=2))
+HOST_LOOK_ALIKES = ["\uff0e", "\u3002", "\u2024", "\u0430", "\u00e9", "\uff41", "\u0131"]
+NUMERIC_HOSTS = ["2130706433", "0x7f000001", "0x7f.1", "127.1", "0177.0.0.1", "127.0.0.01", "1.2.3.4.5",
+                 "example.123", "256.0.0.1", "[fe80::1%25eth0]", "[::1"]
+
+
+@st.composite
+def unsafe_urls(draw: st.DrawFn) -> str:
+    """URLs urlsplit takes, but with credentials in them, or a host a browser reads differently."""
+    scheme, rest = draw(urls("https")).split("://", 1)
+    authority, tail = rest.split("/", 1)
+    host = authority.split(":")[0]
+    kind = draw(st.sampled_from(["userinfo", "stray-at", "backslash", "percent-host", "look-alike", "numeric"]))
+    if kind == "userinfo":
+        user = draw(st.text(ALNUM + "-._~%!$&'()*+,;=", min_size=1, max_size=10))
+        password = draw(st.none() | st.text(ALNUM + "-._~!$&'()*+,;=", max_size=12))
+        authority = user + ("" if password is None else f":{password}") + "@" + authority
+    elif kind == "stray-at":
+        at = draw(st.integers(0, len(authority)))
+        authority = authority[:at] + "@" + authority[at:]
+    elif kind == "backslash":
+        url = f"{scheme}://{authority}/{tail}"
+        at = draw(st.integers(len(scheme) + 1, len(url)))
+        return url[:at] + "\\" + url[at:]
+    elif kind == "percent-host":
+        at = draw(st.integers(0, len(host) - 1))
+        authority = authority[:at] + f"%{ord(host[at]):02X}" + authority[at + 1:]
+    elif kind == "look-alike":
+        at = draw(st.integers(0, len(host)))
+        authority = authority[:at] + draw(st.sampled_from(HOST_LOOK_ALIKES)) + authority[at:]
+    else:
+        authority = draw(st.sampled_from(NUMERIC_HOSTS)) + authority[len(host):]
+    return f"{scheme}://{authority}/{tail}"
+
+
 invalid_urls = (
     st.sampled_from(["ftp", "javascript", "file", "data", "mailto", "ws", "HTTPX"]).map(
         lambda s: f"{s}://example.com/x" if s != "javascript" else "javascript:alert(1)")
@@ -141,16 +175,36 @@ invalid_urls = (
                        "http://:80/", "https://example.com:99999/", "https://example.com:port/", "https//example.com"])
     | tampered(urls("https"), [" ", "\t", "\n", "\x00", "\x7f", "\u2028", "\u00a0"])
     | oversized("https://example.com/", 2048)
+    | unsafe_urls()
 )
 invalid_webhook_secrets = (
-    st.sampled_from(["", "whsec", "sk_test_", "WHSEC_", "whsec-"]).flatmap(lambda p: key_bodies.map(lambda b: p + b))
+    st.just("whsec_")  # no secret after the prefix
+    | st.sampled_from(["", "whsec", "sk_test_", "WHSEC_", "whsec-"]).flatmap(lambda p: key_bodies.map(lambda b: p + b))
     | tampered(key_bodies.map(lambda b: "whsec_" + b), [" ", "\t", "\n", "\x00", "\x7f", "\u00a0", "\u200b", "\u0430"])
     | oversized("whsec_", 256)
 )
 not_a_bool = (st.integers(-(2**53), 2**53) | st.floats() | st.text(max_size=5) | st.lists(st.booleans(), max_size=2)
               | st.dictionaries(st.text(max_size=2), st.booleans(), max_size=1))
+secret_shaped = st.sampled_from(["sk_test_", "sk_" "live_", "rk_test_", "rk_" "live_", "whsec_"]).flatmap(
+    lambda prefix: key_bodies.map(lambda body: prefix + body))
+
+
+def _hide(obj: dict[str, Any], secret: str, where: str) -> dict[str, Any]:
+    """`obj` with `secret` somewhere inside it: a value, a key, in a list, deep down, or inside a sentence."""
+    return {
+        "value": {**obj, "stripe": secret},
+        "key": {**obj, secret: True},
+        "list": {**obj, "keys": [1, secret]},
+        "deep": {**obj, "a": {"b": [{"c": secret}]}},
+        "sentence": {**obj, "note": f"rotate {secret} monthly"},
+    }[where]
+
+
+custom_with_secrets = st.builds(_hide, json_objects, secret_shaped,
+                                st.sampled_from(["value", "key", "list", "deep", "sentence"]))
 invalid_custom = (
-    st.lists(st.integers(), max_size=3) | st.text(max_size=5) | st.integers() | st.booleans()
+    custom_with_secrets
+    | st.lists(st.integers(), max_size=3) | st.text(max_size=5) | st.integers() | st.booleans()
     | json_objects.flatmap(lambda obj: st.sampled_from([math.nan, math.inf, -math.inf]).map(
         lambda bad: {**obj, "bad": [bad]}))
     | st.integers(17_000, 100_000).map(lambda n: {"blob": "x" * n})
@@ -250,6 +304,63 @@ def test_an_unknown_config_property_fails_check_naming_it(configured, name):
 def test_values_that_once_passed_check_fail_it_naming_their_property(configured, prop, value):
     result = StripeConnectConfigProvider().check({}, connect_inputs(**{prop: value}))
     assert [f.property for f in result.failures] == [prop]
+
+
+@pytest.mark.parametrize("prop", ["refresh_url", "return_url"])
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("https://user:hunter2@platform.example.com/return", "plain text in the state"),
+        ("https://platform.example.com@evil.example/return", "'@' before the host"),
+        ("https://evil.example\\@platform.example.com/return", "backslashes"),
+        ("https://evil.example\\platform.example.com/return", "backslashes"),
+        ("https://platform%2eexample.com/return", "browsers read other hosts differently"),
+        ("https://platform\uff0eexample.com/return", "browsers read other hosts differently"),
+        ("https://2130706433/return", "IP address written in full"),
+        ("https://0x7f.1/return", "IP address written in full"),
+        ("https://[fe80::1%25eth0]/return", "browsers read other hosts differently"),
+        ("https://platform.example.com/re\x01turn", "control characters"),
+    ],
+    ids=["userinfo", "stray-at", "backslash-at", "backslash", "percent-host", "fullwidth-dot", "decimal-ip",
+         "hex-ip", "ipv6-zone", "control-char"],
+)
+def test_urls_with_credentials_or_a_host_browsers_read_otherwise_fail_check_saying_why(configured, prop, url, why):
+    result = StripeConnectConfigProvider().check({}, connect_inputs(**{prop: url}))
+    assert [f.property for f in result.failures] == [prop]
+    assert why in result.failures[0].reason
+    assert "hunter2" not in result.failures[0].reason  # a password is not echoed
+
+
+@pytest.mark.parametrize("url", ["https://[::1]:8443/return", "http://127.0.0.1:3000/done", "https://10.0.0.7/r",
+                                 "https://xn--bcher-kva.example/return", "https://platform.example.com./return",
+                                 "https://platform.example.com/@team/return?next=a@b#@c"])
+def test_urls_with_hosts_both_read_alike_pass_check(configured, url):
+    result = StripeConnectConfigProvider().check({}, connect_inputs(return_url=url))
+    assert result.failures == [] and result.inputs["return_url"] == url
+
+
+def test_a_webhook_secret_with_nothing_after_its_prefix_fails_check_saying_so(configured):
+    result = StripeConnectConfigProvider().check({}, connect_inputs(connect_webhook_secret="whsec_"))
+    assert [(f.property, f.reason) for f in result.failures] == [
+        ("connect_webhook_secret", "must have the secret itself after whsec_")]
+
+
+@pytest.mark.parametrize(
+    ("custom", "meant_for"),
+    [
+        ({"stripe": {"key": "sk_" "live_CUSTOMsecret0123456789"}}, "private_key"),
+        ({"keys": ["rk_test_CUSTOMrestricted0123"]}, "private_key"),
+        ({"note": "signing secret is whsec_CUSTOMwebhook0123456789"}, "connect_webhook_secret"),
+        ({"sk_test_CUSTOMasakey0123456789": True}, "private_key"),
+    ],
+    ids=["secret-key", "restricted-key", "webhook-in-a-sentence", "as-a-key"],
+)
+def test_secrets_in_custom_fail_check_saying_why_without_echoing_them(configured, custom, meant_for):
+    result = StripeConnectConfigProvider().check({}, connect_inputs(custom=custom))
+    assert [f.property for f in result.failures] == ["custom"]
+    reason = result.failures[0].reason
+    assert "plain text in the state" in reason and meant_for in reason
+    assert "CUSTOM" not in reason
 
 
 @FEW
