@@ -9,10 +9,33 @@ error raised derives from :class:`SpaceInvoicesError`. The local sandbox server 
 
 from __future__ import annotations
 
+import os
+import shutil
+import sys
 from importlib import import_module
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
+
+
+def _run_dynamic_providers_with_this_python() -> None:
+    """Let the Pulumi engine start the dynamic-provider plugin with this interpreter.
+
+    The plugin runs ``$PULUMI_PYTHON_CMD`` or else the ``python3`` on PATH. An Automation API script
+    started as ``.venv/bin/python deploy.py`` (the virtualenv not activated) finds another python3
+    there, one without this package, and the deployment dies with ``No module named 'pulumi'``. The
+    engine is a child of this process, so naming this interpreter here is enough. Nothing changes
+    when the user set PULUMI_PYTHON_CMD or a virtualenv, or when PATH already leads here.
+    """
+    if os.environ.get("PULUMI_PYTHON_CMD") or os.environ.get("PULUMI_RUNTIME_VIRTUALENV") or not sys.executable:
+        return
+    on_path = shutil.which("python3")
+    if on_path is None or Path(on_path).parent != Path(sys.executable).parent:
+        os.environ["PULUMI_PYTHON_CMD"] = sys.executable
+
+
+_run_dynamic_providers_with_this_python()
 
 if TYPE_CHECKING:
     from .client import SpaceInvoicesClient

@@ -9,7 +9,9 @@ which objects this run created or adopted (see ``touched``).
 
 from __future__ import annotations
 
+import sys
 import threading
+import traceback
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -70,12 +72,39 @@ class SpaceInvoicesProvider(ResourceProvider):
 
     def configure(self, req: ConfigureRequest) -> None:
         global _client
+        report_errors_briefly()
         values = {key: req.config.get(key) for key in (CONFIG_TOKEN, CONFIG_API_URL)}
         with _lock:
             if values != {key: _config.get(key) for key in values}:
                 _config.clear()
                 _config.update({k: v for k, v in values.items() if v})
                 _client = None
+
+
+class _BriefTracebacks:
+    """Stands in for the ``traceback`` module inside the SDK's dynamic-provider server, which reports
+    every exception as ``traceback.format_exc()``: this package's errors (whose text already says
+    what failed, on which object, and what to do) go out as one message; any other exception keeps
+    its full traceback, since that is a bug worth seeing whole."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(traceback, name)
+
+    @staticmethod
+    def format_exc(*args: Any, **kwargs: Any) -> str:
+        error = sys.exc_info()[1]
+        if isinstance(error, SpaceInvoicesError):
+            return f"{type(error).__name__}: {error}"
+        return traceback.format_exc(*args, **kwargs)
+
+
+def report_errors_briefly() -> None:
+    """In the dynamic-provider server (``python -m pulumi.dynamic``), report our errors without the
+    20-line traceback through the server's own frames. Anywhere else this does nothing."""
+    server = sys.modules.get("__main__")
+    spec = getattr(server, "__spec__", None)
+    if getattr(spec, "name", None) == "pulumi.dynamic.__main__" and getattr(server, "traceback", None) is traceback:
+        server.traceback = _BriefTracebacks()  # type: ignore[union-attr]
 
 
 def check_inputs(

@@ -11,6 +11,8 @@
 - `configured`: the provider process's settings (as `configure()` sets them) pointed at the sandbox
   with `account`'s token, as at the start of a deployment; `new_run()` starts another deployment
   (what a fresh provider process would forget).
+- `workspace`: the real Pulumi CLI with a PULUMI_HOME, file backend and passphrase of the test's own
+  (tests/realengine.py); a test that uses it needs `pulumi` on PATH (skips elsewhere, fails under CI=true).
 """
 
 from __future__ import annotations
@@ -126,3 +128,11 @@ def configured(sandbox: Sandbox, account: Account, new_run: Callable[[], None]) 
     pulumi.runtime.configure(pulumi.runtime.Settings(project="test", stack="test"))
     config = Config({CONFIG_TOKEN: account.token, CONFIG_API_URL: sandbox.url}, "test")
     _provider.SpaceInvoicesProvider().configure(ConfigureRequest(config))
+
+
+@pytest.fixture
+def workspace(tmp_path: Any) -> Any:
+    """A real-CLI workspace (tests/realengine.py): own PULUMI_HOME, file backend and passphrase."""
+    from tests.realengine import Workspace
+
+    return Workspace(tmp_path)
