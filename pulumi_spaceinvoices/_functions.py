@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import pulumi
 
-from .errors import ConfigurationError, InvalidInputError
+from .errors import ConfigurationError, InvalidInputError, SpaceInvoicesError
 from .settings import program_config, resolve_api_url
 
 if TYPE_CHECKING:
@@ -73,12 +73,20 @@ def call_as_output(
         depends_on = [depends_on]  # one resource, as ResourceOptions also accepts
     gate = pulumi.Output.all(*[resource.urn for resource in depends_on])
 
+    def call(*values: Any) -> T:
+        try:
+            return fetch(*values)
+        except SpaceInvoicesError as error:
+            # A RunError is reported as its message alone; any other exception in an output comes
+            # out as a traceback through the SDK's runtime, with our message as its last line.
+            raise pulumi.RunError(f"{type(error).__name__}: {error}") from None
+
     def run(values: list[Any]) -> Any:
         if pulumi.runtime.is_dry_run():
             return _unknown()
         # The stack config lives in context variables (the Automation API sets it only there),
         # which a worker thread does not inherit: run the call in a copy of the program's context.
         context = contextvars.copy_context()
-        return asyncio.get_running_loop().run_in_executor(None, lambda: context.run(fetch, *values[: len(inputs)]))
+        return asyncio.get_running_loop().run_in_executor(None, lambda: context.run(call, *values[: len(inputs)]))
 
     return pulumi.Output.all(*inputs, gate).apply(run)
