@@ -13,6 +13,7 @@ import pytest
 from tests.realengine import PROGRAMS
 
 SECRET_KEY = "sk_test_RealEngineLifecycle0000"
+WEBHOOK_SECRET = "whsec_RealEngineLifecycle0000"
 CONNECT_TYPE = ":StripeConnectConfig"
 ACCOUNT_TYPE = ":OrganizationConnectAccount"
 
@@ -26,7 +27,7 @@ def lifecycle(workspace, sandbox, account):
             PROGRAMS / "lifecycle",
             config={"spaceinvoices:apiUrl": sandbox.url, "spaceinvoices:accessToken": account.token,
                     "stripeSecretKey": SECRET_KEY, **config},
-            secrets={"spaceinvoices:accessToken", "stripeSecretKey"},
+            secrets={"spaceinvoices:accessToken", "stripeSecretKey", "connectWebhookSecret"},
         )
 
     return make
@@ -75,6 +76,12 @@ def test_preview_up_noop_update_refresh_replace_and_destroy_with_both_functions(
                               "create_link": 1}
     assert sandbox.store.org_account(org_id)["active"] is False
     assert sandbox.store.connect_config(account.id)["application_fee"] == 2.5
+
+    sandbox.clear_requests()
+    quiet = stack.refresh()
+    assert changes(quiet) == {}, "a refresh with nothing drifted reports no change"
+    assert calls(sandbox) == {"get_connect": 1, "get_account": 1}
+    project.preview("--expect-no-changes")
 
     sandbox.store.set_charges_enabled(org_id, True)  # the organization finished onboarding at Stripe
     sandbox.store.update_connect(account.id, active=False)  # and someone switched Connect off by hand
@@ -125,7 +132,7 @@ def test_preview_up_noop_update_refresh_replace_and_destroy_with_both_functions(
 
 
 def test_stack_export_and_the_backend_hold_no_secret_in_plain_text(lifecycle, sandbox, account, org_id):
-    project = lifecycle(organizationId=org_id, onboardingLink=True)
+    project = lifecycle(organizationId=org_id, onboardingLink=True, connectWebhookSecret=WEBHOOK_SECRET)
     link = project.stack.up().outputs["onboarding_url"].value
     sandbox.store.set_charges_enabled(org_id, True)
     project.set_config({"shareableId": sandbox.create_invoice(org_id, amount=10.0, currency="EUR").shareable_id})
@@ -134,6 +141,7 @@ def test_stack_export_and_the_backend_hold_no_secret_in_plain_text(lifecycle, sa
     secrets = {
         "access token": account.token,
         "Stripe secret key": SECRET_KEY,
+        "Connect webhook secret": WEBHOOK_SECRET,
         "webhook secret": config["webhook_secret"],
         "onboarding URL": link,
         "payment client secret": result.outputs["payment_client_secret"].value,
@@ -143,7 +151,7 @@ def test_stack_export_and_the_backend_hold_no_secret_in_plain_text(lifecycle, sa
     assert [name for name, value in secrets.items() if value in everything] == []
     resources = {r["type"].rsplit(":", 1)[-1]: r for r in project.resources()}
     connect = resources["StripeConnectConfig"]["outputs"]
-    for key in ("private_key", "webhook_secret"):
+    for key in ("private_key", "connect_webhook_secret", "webhook_secret"):
         assert connect[key].get("4dabf18193072939515e22adb298388d") == "1b47061264138c4ac30d75fd1eb44270", key
 
 
@@ -208,3 +216,22 @@ def test_an_up_that_fails_on_a_bad_token_converges_once_the_token_is_fixed(lifec
     sandbox.clear_requests()
     project.preview("--expect-no-changes")
     assert calls(sandbox) == {}
+
+
+def test_pulumi_import_fails_inside_the_sdk_and_declaring_the_resource_adopts_instead(
+        lifecycle, sandbox, api, org_id, connect_enabled):
+    """What README's "Adopting existing objects" says: `pulumi import` of a dynamic resource dies in
+    the SDK's provider server before this package runs; declaring the resource adopts the object."""
+    assert api.post(f"/v1/organizations/{org_id}/stripe-connect/account", json={}).status_code == 200
+    project = lifecycle()
+    project.up()
+    imported = project.pulumi("import", "--yes", "pulumi-python:dynamic/spaceinvoices:OrganizationConnectAccount",
+                              "acme", org_id, check=False)
+    assert imported.returncode != 0 and "KeyError: '__provider'" in imported.stdout
+
+    project.set_config({"organizationId": org_id})
+    sandbox.clear_requests()
+    adopted = project.up()
+    assert "the account already exists" in adopted.stdout and "adopting it" in adopted.stdout
+    assert calls(sandbox) == {"get_account": 1}, "already as declared: adopting costs one read"
+    assert sandbox.store.count_org_accounts(org_id) == 1

@@ -1,6 +1,7 @@
 """Both resources and both functions, each shaped by stack config, for the real-engine lifecycle tests.
 
-Config (project namespace): `stripeSecretKey` (secret), `applicationFee` (default 1.5),
+Config (project namespace): `stripeSecretKey` (secret), `connectWebhookSecret` (secret, optional),
+`applicationFee` (default 1.5),
 `organizationId`, `accountName` (default "acme"), `aliasOf` (a former name of the account
 resource), `accountActive` (default true), `onboardingLink` (default false: export a fresh link),
 `shareableId` (export the invoice's payment data).
@@ -26,6 +27,7 @@ connect = StripeConnectConfig(
     application_fee=config.get_float("applicationFee") or 1.5,
     refresh_url="https://platform.example.com/onboarding/refresh",
     return_url="https://platform.example.com/onboarding/return",
+    connect_webhook_secret=config.get_secret("connectWebhookSecret"),
 )
 pulumi.export("space_invoices_fee", connect.space_invoices_fee)
 
