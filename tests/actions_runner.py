@@ -1,0 +1,275 @@
+"""A small GitHub Actions runner for tests: the jobs of a workflow file, run step by step on this
+machine the way a fresh ubuntu-latest runner runs them, for the steps this project's workflows use.
+
+- Each job gets a fresh runner folder: its own HOME, PULUMI_HOME, RUNNER_TEMP and workspace
+  (GITHUB_WORKSPACE), and a PATH of the machine's tools without any `pulumi` or virtualenv on it.
+- `actions/checkout`: a fresh copy of the repository folder given to the runner (see `Runner`).
+- `actions/setup-python`: a fresh `python3 -m venv` (its own python3 and pip), its bin first on PATH
+  for the later steps. `python-version` is not honoured: the machine's Python is used.
+- `run:` steps: the script as written (expressions substituted first, as Actions does), run with
+  Actions' default Linux shell `bash -e {0}` (or `bash --noprofile --norc -eo pipefail {0}` for
+  `shell: bash`), in `working-directory` (default: the workspace).
+- `pulumi/actions`: the CLI command it stands for: `pulumi login <cloud-url>` when set, then
+  `pulumi preview` or `pulumi up --yes --skip-preview` (what its Automation API call runs) with
+  `--stack <stack-name>`, `--refresh` for `refresh: true`, in `work-dir`; `comment-on-pr` is
+  ignored (there is no pull request). Like the action, it puts the CLI on PATH for later steps.
+- Env: the workflow's, then the job's, then the step's `env:`, merged in that order. Expressions
+  `${{ env.X }}`, `${{ secrets.X }}` (an unset secret is empty, as in Actions) and
+  `${{ github.event_name }}`; `if:` may be `github.event_name == '...'`. Anything else, and any
+  input an action is given that this runner does not know, is an error: nothing is silently skipped.
+
+Unlike Actions, the log masks nothing, so a test can check that no secret reaches it at all.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
+DEFAULT_SHELL = ["bash", "-e"]
+BASH_SHELL = ["bash", "--noprofile", "--norc", "-eo", "pipefail"]
+PULUMI_INPUTS = {"command", "stack-name", "work-dir", "refresh", "cloud-url", "comment-on-pr"}
+PASSED_THROUGH = ("LANG", "LC_ALL", "TZ", "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE")
+
+
+class WorkflowError(Exception):
+    """The workflow uses something this runner does not implement."""
+
+
+@dataclass
+class StepResult:
+    name: str
+    env: dict[str, str] = field(repr=False)
+    """The step's environment beyond the runner's own: workflow, job and step env, resolved (secrets
+    included, so it is left out of the repr that a failing assertion prints)."""
+    returncode: int
+    output: str = field(repr=False)
+    seconds: float = 0.0
+
+
+@dataclass
+class JobResult:
+    name: str
+    ran: bool
+    steps: list[StepResult] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.ran and all(step.returncode == 0 for step in self.steps)
+
+    @property
+    def log(self) -> str:
+        return "".join(f"##[group]{step.name}\n{step.output}\n##[endgroup]\n" for step in self.steps)
+
+
+def load_workflow(path: Path) -> dict[str, Any]:
+    workflow = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if True in workflow:  # YAML 1.1 reads a bare `on:` key as the boolean true
+        workflow["on"] = workflow.pop(True)
+    return workflow
+
+
+def copy_tree(source: Path, target: Path) -> None:
+    shutil.copytree(source, target, symlinks=True, ignore=shutil.ignore_patterns(".git"))
+
+
+def machine_path() -> list[str]:
+    """The machine's PATH without any folder that holds a `pulumi` or is a virtualenv's bin: a
+    runner starts with neither."""
+    parts = []
+    for part in os.environ.get("PATH", "").split(os.pathsep):
+        folder = Path(part)
+        if part and not (folder / "pulumi").exists() and not (folder.parent / "pyvenv.cfg").exists():
+            parts.append(part)
+    return parts
+
+
+def base_python() -> str:
+    """The machine's own Python (not a virtualenv's, not a version-manager shim)."""
+    for name in (f"python{sys.version_info.major}.{sys.version_info.minor}", "python3"):
+        candidate = Path(sys.base_prefix) / "bin" / name
+        if candidate.exists():
+            return str(candidate)
+    raise WorkflowError(f"no python3 under {sys.base_prefix}")
+
+
+class Runner:
+    """Runs a workflow's jobs for one event.
+
+    `repository` is the folder `actions/checkout` copies (the pushed tree), `cli_dir` the folder of
+    the `pulumi` that `pulumi/actions` installs, `secrets` the repository's secrets (every job may
+    reference any of them, as in Actions), `root` where runner folders are made, `env` extra
+    machine environment every step sees (the runner's own configuration, such as pip's)."""
+
+    def __init__(self, workflow: dict[str, Any], *, repository: Path, cli_dir: str, secrets: Mapping[str, str],
+                 root: Path, env: Mapping[str, str] | None = None, timeout: float = 600) -> None:
+        self.workflow = workflow
+        self.repository = repository
+        self.cli_dir = cli_dir
+        self.secrets = dict(secrets)
+        self.root = root
+        self.env = dict(env or {})
+        self.timeout = timeout
+
+    # ------------------------------------------------------------------ expressions and conditions
+
+    def _substitute(self, text: Any, event: str, env: Mapping[str, str]) -> str:
+        def value(match: re.Match[str]) -> str:
+            expression = match.group(1)
+            context, _, name = expression.partition(".")
+            if context == "env" and re.fullmatch(r"\w+", name):
+                return env.get(name, "")
+            if context == "secrets" and re.fullmatch(r"\w+", name):
+                return self.secrets.get(name, "")
+            if expression == "github.event_name":
+                return event
+            raise WorkflowError(f"expression not supported by the test runner: ${{{{ {expression} }}}}")
+
+        return EXPRESSION.sub(value, str(text))
+
+    def _resolve_env(self, block: Mapping[str, Any] | None, event: str, env: Mapping[str, str]) -> dict[str, str]:
+        return {name: self._substitute(text, event, env) for name, text in (block or {}).items()}
+
+    def _condition(self, condition: Any, event: str) -> bool:
+        if condition is None:
+            return True
+        match = re.fullmatch(r"\s*(?:\$\{\{)?\s*github\.event_name\s*==\s*'([\w-]+)'\s*(?:\}\})?\s*", str(condition))
+        if match is None:
+            raise WorkflowError(f"`if:` not supported by the test runner: {condition}")
+        return match.group(1) == event
+
+    def triggered_by(self, event: str, branch: str) -> bool:
+        trigger = (self.workflow.get("on") or {}).get(event)
+        return trigger is not None and branch in (trigger or {}).get("branches", [branch])
+
+    # --------------------------------------------------------------------------------------- jobs
+
+    def run(self, event: str, *, branch: str = "main") -> dict[str, JobResult]:
+        """Every job of the workflow for `event` on `branch`, in order; a job whose `if:` is false
+        is reported as not run. Jobs have no `needs:` here, so file order is run order."""
+        if not self.triggered_by(event, branch):
+            raise WorkflowError(f"the workflow does not run on {event} to {branch}")
+        results = {}
+        for name, job in self.workflow["jobs"].items():
+            if "needs" in job:
+                raise WorkflowError(f"job {name}: `needs:` is not supported by the test runner")
+            results[name] = self._run_job(name, job, event) if self._condition(job.get("if"), event) else JobResult(
+                name, ran=False)
+        return results
+
+    def _run_job(self, name: str, job: Mapping[str, Any], event: str) -> JobResult:
+        runner = self.root / f"runner-{event}-{name}"
+        if runner.exists():
+            shutil.rmtree(runner)
+        home, temp = runner / "home", runner / "temp"
+        workspace = runner / "work" / self.repository.name
+        for folder in (home, temp, workspace):
+            folder.mkdir(parents=True)
+        machine = {
+            **{key: os.environ[key] for key in PASSED_THROUGH if key in os.environ},
+            **{key: value for key, value in os.environ.items() if key.startswith("PIP_")},
+            **self.env,
+            "HOME": str(home),
+            # The CLI finds its home through the OS user database, not $HOME: a runner's is fresh.
+            "PULUMI_HOME": str(home / ".pulumi"),
+            "CI": "true",
+            "GITHUB_ACTIONS": "true",
+            "GITHUB_EVENT_NAME": event,
+            "GITHUB_WORKSPACE": str(workspace),
+            "RUNNER_TEMP": str(temp),
+        }
+        path = machine_path()
+        result = JobResult(name, ran=True)
+        workflow_env = self._resolve_env(self.workflow.get("env"), event, {})
+        job_env = {**workflow_env, **self._resolve_env(job.get("env"), event, workflow_env)}
+        for index, step in enumerate(job["steps"]):
+            step_env = {**job_env, **self._resolve_env(step.get("env"), event, job_env)}
+            label = step.get("name") or step.get("uses") or step["run"].splitlines()[0]
+            environment = {**machine, **step_env, "PATH": os.pathsep.join(path)}
+            started = time.monotonic()
+            if "uses" in step:
+                action, _, _ = step["uses"].partition("@")
+                inputs = {key: self._substitute(value, event, step_env) for key, value in (step.get("with") or {}).items()}
+                run = self._action(action, inputs, workspace, environment, path, temp)
+            else:
+                script = temp / f"step-{index}.sh"
+                script.write_text(self._substitute(step["run"], event, step_env), encoding="utf-8")
+                shell = {None: DEFAULT_SHELL, "bash": BASH_SHELL}.get(step.get("shell"))
+                if shell is None:
+                    raise WorkflowError(f"shell not supported by the test runner: {step['shell']}")
+                cwd = workspace / self._substitute(step.get("working-directory", "."), event, step_env)
+                run = self._process([*shell, str(script)], cwd, environment)
+            result.steps.append(StepResult(label, step_env, run.returncode, run.stdout, time.monotonic() - started))
+            if run.returncode != 0:
+                break
+        return result
+
+    def _process(self, command: list[str], cwd: Path, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(command, cwd=cwd, env=dict(env), text=True, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, timeout=self.timeout, stdin=subprocess.DEVNULL)
+
+    # ------------------------------------------------------------------------------------ actions
+
+    def _action(self, action: str, inputs: Mapping[str, str], workspace: Path, env: dict[str, str],
+                path: list[str], temp: Path) -> subprocess.CompletedProcess[str]:
+        handlers: dict[str, Callable[..., subprocess.CompletedProcess[str]]] = {
+            "actions/checkout": self._checkout,
+            "actions/setup-python": self._setup_python,
+            "pulumi/actions": self._pulumi,
+        }
+        if action not in handlers:
+            raise WorkflowError(f"action not supported by the test runner: {action}")
+        return handlers[action](inputs, workspace, env, path, temp)
+
+    def _checkout(self, inputs: Mapping[str, str], workspace: Path, env: dict[str, str], path: list[str],
+                  temp: Path) -> subprocess.CompletedProcess[str]:
+        if inputs:
+            raise WorkflowError(f"actions/checkout inputs not supported by the test runner: {sorted(inputs)}")
+        shutil.rmtree(workspace)
+        copy_tree(self.repository, workspace)
+        return subprocess.CompletedProcess([], 0, f"checked out a fresh copy of {self.repository.name}\n")
+
+    def _setup_python(self, inputs: Mapping[str, str], workspace: Path, env: dict[str, str], path: list[str],
+                      temp: Path) -> subprocess.CompletedProcess[str]:
+        if set(inputs) - {"python-version"}:
+            raise WorkflowError(f"actions/setup-python inputs not supported: {sorted(set(inputs) - {'python-version'})}")
+        python = temp.parent / "python"
+        made = self._process([base_python(), "-m", "venv", str(python)], workspace, env)
+        if made.returncode == 0:
+            path.insert(0, str(python / "bin"))
+        return made
+
+    def _pulumi(self, inputs: Mapping[str, str], workspace: Path, env: dict[str, str], path: list[str],
+                temp: Path) -> subprocess.CompletedProcess[str]:
+        unknown = set(inputs) - PULUMI_INPUTS
+        if unknown:
+            raise WorkflowError(f"pulumi/actions inputs not supported by the test runner: {sorted(unknown)}")
+        if self.cli_dir not in path:
+            path.insert(0, self.cli_dir)
+        env = {**env, "PATH": os.pathsep.join(path)}
+        cwd = workspace / inputs.get("work-dir", ".")
+        output = ""
+        if inputs.get("cloud-url"):
+            login = self._process(["pulumi", "login", inputs["cloud-url"]], cwd, env)
+            output += login.stdout
+            if login.returncode != 0:
+                return subprocess.CompletedProcess(login.args, login.returncode, output)
+        command = {"preview": ["preview"], "up": ["up", "--yes", "--skip-preview"]}.get(inputs.get("command", ""))
+        if command is None:
+            raise WorkflowError(f"pulumi/actions command not supported by the test runner: {inputs.get('command')}")
+        command = ["pulumi", *command, "--stack", inputs["stack-name"], "--non-interactive"]
+        if inputs.get("refresh", "false").lower() == "true":
+            command.append("--refresh")
+        run = self._process(command, cwd, env)
+        return subprocess.CompletedProcess(run.args, run.returncode, output + run.stdout)
