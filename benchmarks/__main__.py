@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 
@@ -10,14 +11,29 @@ from .report import RESULTS_DIR
 from .suite import SECTIONS, run
 
 
+def _counts(text: str) -> list[int]:
+    counts = [int(part.replace("_", "")) for part in text.split(",") if part.strip()]
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError("expected positive numbers, comma-separated")
+    return counts
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true",
                         help="call counts, state size and a small scale run only: deterministic figures, ~30 s")
     parser.add_argument("--only", default="", help=f"comma-separated sections of: {', '.join(SECTIONS)}")
-    parser.add_argument("--orgs", type=int, default=None, help="organizations in the scale run (1000; quick 20)")
+    parser.add_argument("--orgs", type=_counts, default=None,
+                        help="organizations: the scale run takes the first (1000; quick 20), the cli section "
+                             "each of a comma-separated list (100,1000; quick 20)")
     parser.add_argument("--resources", type=int, default=None,
                         help="resources in the program-side run (2500; quick 250)")
+    parser.add_argument("--cli-checkpoint-max", type=int, default=1000,
+                        help="largest N the cli section runs with default checkpoints (quadratic; 1000)")
+    parser.add_argument("--cli-args", default="",
+                        help="extra arguments for every pulumi command of the cli section, e.g. '--parallel 16'")
+    parser.add_argument("--cli-no-settled", action="store_true",
+                        help="cli section: skip the settled-program variant (README: Large fleets)")
     parser.add_argument("--json", type=Path, default=RESULTS_DIR / "latest.json", help="where to write the JSON")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a figure misses its target")
     args = parser.parse_args(argv)
@@ -26,7 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown section(s): {', '.join(sorted(unknown))}")
 
-    report = run(quick=args.quick, sections=sections, orgs=args.orgs, resources=args.resources)
+    report = run(quick=args.quick, sections=sections, orgs=args.orgs, resources=args.resources,
+                 cli_checkpoint_max=args.cli_checkpoint_max, cli_args=tuple(shlex.split(args.cli_args)),
+                 cli_settled=not args.cli_no_settled)
     print()
     print(report.table())
     for note in report.notes:

@@ -7,12 +7,13 @@ from collections.abc import Iterable
 
 from .report import Report
 
-SECTIONS = ("calls", "imports", "overhead", "scale", "program")
-QUICK_SECTIONS = ("calls", "imports", "scale", "program")
+SECTIONS = ("calls", "imports", "overhead", "scale", "program", "cli")
+QUICK_SECTIONS = ("calls", "imports", "scale", "program", "cli")
 
 
-def run(*, quick: bool, sections: Iterable[str] | None = None, orgs: int | None = None,
-        resources: int | None = None, log: bool = True) -> Report:
+def run(*, quick: bool, sections: Iterable[str] | None = None, orgs: list[int] | None = None,
+        resources: int | None = None, cli_checkpoint_max: int = 1000, cli_args: tuple[str, ...] = (),
+        cli_settled: bool = True, log: bool = True) -> Report:
     """Run the chosen sections (all by default; in quick mode those without timing figures)."""
     chosen = [s for s in SECTIONS if s in set(sections or (QUICK_SECTIONS if quick else SECTIONS))]
     report = Report(mode="quick" if quick else "full")
@@ -42,10 +43,15 @@ def run(*, quick: bool, sections: Iterable[str] | None = None, orgs: int | None 
         elif section == "scale":
             from . import scale
 
-            scale.run(report, orgs=orgs or (20 if quick else 1000), quick=quick)
+            scale.run(report, orgs=orgs[0] if orgs else (20 if quick else 1000), quick=quick)
         elif section == "program":
             from . import program
 
             program.run(report, resources=resources or (250 if quick else 2500))
+        elif section == "cli":
+            from . import cli
+
+            cli.run(report, orgs=orgs or ([20] if quick else [100, 1000]), quick=quick,
+                    checkpoint_max=cli_checkpoint_max, extra_args=cli_args, settled=cli_settled, log=log)
         say(f"{section} done in {time.monotonic() - started:.1f} s")
     return report

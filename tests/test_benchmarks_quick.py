@@ -1,12 +1,14 @@
 """The quick benchmark in CI: API calls per operation and `__provider` size stay within their targets.
 
-Runs `python -m benchmarks --quick` (calls and a small scale run) in a subprocess and reads its JSON.
-Only deterministic figures are asserted: call counts and the `__provider` length. Times never are.
+Runs `python -m benchmarks --quick` (calls, a small scale run, and the multi-org program with 20
+organizations under the real `pulumi` CLI) in a subprocess and reads its JSON. Only deterministic
+figures are asserted: call counts and the `__provider` length. Times never are.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -21,8 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def quick(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     out = tmp_path_factory.mktemp("benchmarks") / "quick.json"
     run = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--quick", "--only", "calls,scale", "--json", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=240,
+        [sys.executable, "-m", "benchmarks", "--quick", "--only", "calls,scale,cli", "--json", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
     )
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
     return json.loads(out.read_text())
@@ -67,3 +69,19 @@ def test_at_scale_each_organization_costs_the_same_calls_through_the_provider_se
     found = rows(quick, "scale.", ".calls_per_org")
     assert [r["key"] for r in found] == [f"scale.{p}.calls_per_org" for p in ("create", "refresh", "update", "delete")]
     assert misses(found) == []
+
+
+def test_under_the_real_cli_each_phase_of_the_multi_org_program_makes_its_calls(quick):
+    found = [r for r in quick["rows"] if r["key"].startswith("cli.") and r["key"].endswith(".requests")]
+    if not found:
+        reason = "; ".join(n for n in quick["notes"] if n.startswith("cli:")) or "no cli figures"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI must run the cli benchmark section: {reason}", pytrace=False)
+        pytest.skip(reason)
+    assert misses(found) == []
+    # 20 organizations and the one Connect config: create reads then posts, refresh reads once,
+    # destroy deactivates with one PATCH (the record id is in the state), preview and no-op up call nothing.
+    assert {r["key"]: r["value"] for r in found} == {
+        "cli.20.skip.preview.requests": 0, "cli.20.skip.up.requests": 42, "cli.20.skip.noop_up.requests": 0,
+        "cli.20.skip.refresh.requests": 21, "cli.20.skip.destroy.requests": 21,
+    }
