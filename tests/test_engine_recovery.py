@@ -10,6 +10,7 @@ account, in the state and in the API.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -67,10 +68,8 @@ def test_an_up_killed_midway_then_cancelled_converges_with_one_account_per_organ
         run.wait(timeout=10)
     finally:
         for pid in orphans:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         if run.poll() is None:
             run.kill()
     sandbox.set_latency(0)
