@@ -38,7 +38,11 @@ setup(
             "ruff>=0.5",
         ],
     },
-    entry_points={"console_scripts": ["spaceinvoices-sandbox=pulumi_spaceinvoices.sandbox.cli:main"]},
+    entry_points={"console_scripts": [
+        "spaceinvoices-sandbox=pulumi_spaceinvoices.sandbox.cli:main",
+        # The native provider plugin: the engine finds pulumi-resource-<package> on PATH.
+        "pulumi-resource-spaceinvoices=pulumi_spaceinvoices.plugin.server:main",
+    ]},
     classifiers=[
         "Programming Language :: Python :: 3",
         "Topic :: System :: Systems Administration",

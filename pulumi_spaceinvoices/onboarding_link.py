@@ -23,6 +23,7 @@ class GetOnboardingLinkResult:
     """Result of :func:`get_onboarding_link`."""
 
     organization_id: str
+    """The organization the link is for (24 hexadecimal characters)."""
     onboarding_complete: bool
     """True when the organization's charges are enabled; then ``url`` is None."""
     url: str | None = field(default=None, repr=False)

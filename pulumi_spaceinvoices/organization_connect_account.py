@@ -236,7 +236,9 @@ class OrganizationConnectAccount(pulumi.dynamic.Resource, module="spaceinvoices"
     charges_enabled: pulumi.Output[bool]
     """True once Stripe accepted the organization's details (onboarding complete)."""
     created_at: pulumi.Output[str]
+    """When the account was created (ISO 8601, as the API reports it)."""
     updated_at: pulumi.Output[str]
+    """When the account last changed (ISO 8601, as the API reports it)."""
 
     def __init__(
         self,

@@ -23,12 +23,15 @@ class GetPaymentIntentResult:
     """Result of :func:`get_payment_intent`."""
 
     payment_intent_id: str
+    """The Stripe payment intent id (``pi_…``)."""
     public_key: str
     """The Stripe publishable key for the checkout form."""
     client_secret: str = field(repr=False)
     """The payment intent's client secret (a secret)."""
     amount: float | None = None
+    """The amount to pay, in the invoice's currency."""
     currency_id: str | None = None
+    """The invoice's currency (ISO 4217 code, e.g. ``EUR``)."""
 
 
 @dataclass(frozen=True)

@@ -398,7 +398,9 @@ class StripeConnectConfig(pulumi.dynamic.Resource, module="spaceinvoices", name=
     webhook_secret: pulumi.Output[str | None]
     """Signing secret of the webhook Space Invoices registered (secret)."""
     created_at: pulumi.Output[str]
+    """When Connect was enabled (ISO 8601, as the API reports it)."""
     updated_at: pulumi.Output[str]
+    """When the config last changed (ISO 8601, as the API reports it)."""
 
     _secret_outputs: ClassVar[list[str]] = [*SECRET_INPUTS, "webhook_secret"]
 
