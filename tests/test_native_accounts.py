@@ -1,0 +1,67 @@
+"""Two Space Invoices accounts in one stack through explicit instances of the native provider: the
+example program examples/native-yaml (a `test` and a `live` provider) under the real CLI, against
+two sandbox accounts, every request counted per account.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+
+from tests.realengine import ROOT
+
+CREATE_CALLS = {"get_connect": 1, "enable_connect": 1, "get_account": 2, "create_account": 1, "create_link": 1}
+
+
+def calls_per_account(sandbox) -> dict[str, Counter[str]]:
+    found: dict[str, Counter[str]] = defaultdict(Counter)
+    for record in sandbox.requests():
+        if not record.operation.startswith("page_"):
+            found[record.account_id][record.operation] += 1
+    return dict(found)
+
+
+def test_two_explicit_providers_manage_two_accounts_side_by_side(workspace, sandbox):
+    test = sandbox.create_account(email="test@example.com")
+    live = sandbox.create_account(email="live@example.com")
+    test_org = sandbox.create_organization(test.id, name="Shop (test)")
+    live_org = sandbox.create_organization(live.id, name="Shop (live)")
+    project = workspace.project(
+        ROOT / "examples" / "native-yaml",
+        config={"apiUrl": sandbox.url, "testAccessToken": test.token, "liveAccessToken": live.token,
+                "testStripeSecretKey": "sk_test_NativeAccounts0000", "liveStripeSecretKey": "sk_live_NativeAccounts0000",
+                "testStripePublishableKey": "pk_test_NativeAccounts0000",
+                "liveStripePublishableKey": "pk_live_NativeAccounts0000",
+                "testOrganizationId": test_org, "liveOrganizationId": live_org},
+        secrets={"testAccessToken", "liveAccessToken", "testStripeSecretKey", "liveStripeSecretKey"},
+    )
+
+    sandbox.clear_requests()
+    project.preview()
+    assert calls_per_account(sandbox) == {}
+
+    project.up()
+    # Each account sees exactly the calls one account's program makes, with its own token only.
+    assert calls_per_account(sandbox) == {test.id: Counter(CREATE_CALLS), live.id: Counter(CREATE_CALLS)}
+    assert sandbox.store.connect_config(test.id)["public_key"] == "pk_test_NativeAccounts0000"
+    assert sandbox.store.connect_config(live.id)["public_key"] == "pk_live_NativeAccounts0000"
+    assert sandbox.store.org_account(test_org)["active"] is True and sandbox.store.org_account(live_org)["active"]
+    outputs = project.outputs()
+    assert outputs["testOnboardingUrl"] != outputs["liveOnboardingUrl"]
+
+    # Rotating one account's token touches nothing of either account's resources.
+    project.set_config({"liveAccessToken": sandbox.create_token(live.id)}, secrets={"liveAccessToken"})
+    sandbox.store.set_charges_enabled(test_org, True)
+    sandbox.store.set_charges_enabled(live_org, True)
+    sandbox.clear_requests()
+    project.up()  # the links see onboarding complete: no new link
+    assert calls_per_account(sandbox) == {test.id: Counter({"get_account": 1}), live.id: Counter({"get_account": 1})}
+    sandbox.clear_requests()
+    project.preview("--expect-no-changes")
+    assert calls_per_account(sandbox) == {}
+
+    sandbox.clear_requests()
+    project.destroy()
+    deactivate = Counter({"update_connect": 1, "update_account": 1})
+    assert calls_per_account(sandbox) == {test.id: deactivate, live.id: deactivate}
+    assert sandbox.store.connect_config(test.id)["active"] is False
+    assert sandbox.store.connect_config(live.id)["active"] is False

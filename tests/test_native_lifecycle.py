@@ -1,0 +1,340 @@
+"""The native provider (`pulumi-resource-spaceinvoices`) under the real Pulumi CLI, driven by a Pulumi
+YAML program (tests/programs/native-lifecycle), against the sandbox, with the API calls of every
+step counted from the sandbox's request log: the same lifecycle and the same calls as the dynamic
+providers (tests/test_engine_lifecycle.py), plus what only a plugin can do: `pulumi import`, `get`
+by id, a real invoke.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from tests.realengine import PROGRAMS, require_cli
+
+SECRET_KEY = "sk_test_NativeLifecycle0000"
+CONNECT = "spaceinvoices:index:StripeConnectConfig"
+ACCOUNT = "spaceinvoices:index:OrganizationConnectAccount"
+LINK = "spaceinvoices:index:OnboardingLink"
+
+
+def calls(sandbox) -> Counter[str]:
+    """Operations the sandbox served since the last clear (the pages a browser opens excluded)."""
+    return Counter(r.operation for r in sandbox.requests() if not r.operation.startswith("page_"))
+
+
+def summary(output: str) -> dict[str, int]:
+    """The "Resources:" block `pulumi up`/`preview`/`refresh` prints, as {change: count}; unchanged left out."""
+    block = output.split("\nResources:", 1)[1].split("\n\n", 1)[0]
+    found = {}
+    for line in block.splitlines():
+        match = re.match(r"\s+(?:[+~\-]|\+-)?\s*(\d+) (?:to )?(\w+)", line)
+        if match and match.group(2) not in ("unchanged", "changes"):
+            found[match.group(2)] = int(match.group(1))
+    return found
+
+
+def plugin_version_warnings_only(output: str) -> list[str]:
+    """Warnings other than the CLI's note that it found the plugin on PATH (expected: that is how it is installed)."""
+    return [line for line in output.splitlines() if "warning:" in line and "from $PATH at" not in line]
+
+
+@pytest.fixture
+def native(workspace, sandbox, account):
+    """The native lifecycle program as a new stack, pointed at the sandbox with `account`'s token."""
+
+    def make(**config):
+        return workspace.project(
+            PROGRAMS / "native-lifecycle",
+            config={"apiUrl": sandbox.url, "accessToken": account.token, "stripeSecretKey": SECRET_KEY, **config},
+            secrets={"accessToken", "stripeSecretKey"},
+        )
+
+    return make
+
+
+def test_preview_up_noop_update_refresh_drift_replace_and_destroy(native, sandbox, account, org_id):
+    project = native(organizationId=org_id)
+
+    sandbox.clear_requests()
+    preview = project.preview()
+    assert summary(preview.stdout) == {"create": 5}  # the provider, two resources, the link, the stack
+    assert calls(sandbox) == {}, "preview calls nothing: Create in preview returns unknowns, no link is made"
+
+    up = project.up()
+    assert summary(up.stdout) == {"created": 5}
+    # The dynamic providers' calls exactly (tests/test_engine_lifecycle.py): each resource reads then
+    # creates; the link reads the account and makes a link.
+    assert calls(sandbox) == {"get_connect": 1, "enable_connect": 1, "get_account": 2, "create_account": 1,
+                              "create_link": 1}
+    outputs = project.outputs()
+    assert outputs["onboardingUrl"].startswith(sandbox.url) and outputs["onboardingComplete"] is False
+    assert outputs["chargesEnabled"] is False
+    assert sandbox.store.org_account(org_id)["active"] is True
+    assert plugin_version_warnings_only(up.stdout) == []
+
+    sandbox.clear_requests()
+    again = project.up()
+    assert summary(again.stdout) == {"updated": 1}, "only the link changes: a fresh one on every up"
+    assert "OnboardingLink acmeLink updated" in again.stdout
+    assert calls(sandbox) == {"get_account": 1, "create_link": 1}, "the resources call nothing"
+    assert project.outputs()["onboardingUrl"] != outputs["onboardingUrl"]
+
+    sandbox.clear_requests()
+    assert summary(project.preview().stdout) == {"update": 1}
+    assert calls(sandbox) == {}, "a preview with a stale link shows it changing and makes none"
+
+    project.set_config({"accountActive": False, "applicationFee": 2.5})
+    sandbox.clear_requests()
+    update = project.up()
+    assert summary(update.stdout) == {"updated": 3}
+    assert calls(sandbox) == {"update_connect": 1, "get_connect": 1, "update_account": 1, "get_account": 2,
+                              "create_link": 1}
+    assert sandbox.store.org_account(org_id)["active"] is False
+    assert sandbox.store.connect_config(account.id)["application_fee"] == 2.5
+
+    sandbox.clear_requests()
+    quiet = project.refresh()
+    assert calls(sandbox) == {"get_connect": 1, "get_account": 2}, "refresh reads each resource once, makes no link"
+    assert "StripeConnectConfig connect updated" not in quiet.stdout
+    assert "OrganizationConnectAccount acme updated" not in quiet.stdout
+
+    sandbox.store.set_charges_enabled(org_id, True)  # the organization finished onboarding at Stripe
+    sandbox.store.update_connect(account.id, active=False)  # and someone switched Connect off by hand
+    sandbox.clear_requests()
+    refresh = project.refresh()
+    assert re.search(r"StripeConnectConfig connect updated .*\[diff: ~active\]", refresh.stdout), refresh.stdout
+    assert calls(sandbox) == {"get_connect": 1, "get_account": 2}
+    state = {r["type"]: r["outputs"] for r in project.resources()}
+    assert state[ACCOUNT]["chargesEnabled"] is True and state[CONNECT]["active"] is False
+    assert state[LINK]["onboardingComplete"] is True
+
+    project.set_config({"accountActive": True})
+    sandbox.clear_requests()
+    healed = project.up()  # the declared `active: true` of both is applied again; onboarding is complete
+    assert summary(healed.stdout) == {"updated": 2}
+    assert calls(sandbox) == {"update_connect": 1, "get_connect": 1, "update_account": 1, "get_account": 1}
+    assert sandbox.store.connect_config(account.id)["active"] is True
+    assert project.outputs()["onboardingComplete"] is True
+
+    sandbox.clear_requests()
+    noop = project.up()
+    assert summary(noop.stdout) == {}
+    assert calls(sandbox) == {}, "onboarded: an up with nothing changed calls nothing at all"
+    project.preview("--expect-no-changes")
+
+    other_org = sandbox.create_organization(account.id, name="Other d.o.o.")
+    project.set_config({"organizationId": other_org})
+    sandbox.clear_requests()
+    replaced = project.up()
+    assert summary(replaced.stdout) == {"replaced": 1, "updated": 1}  # the account; the link follows it
+    assert calls(sandbox)["create_account"] == 1 and calls(sandbox)["create_link"] == 1
+    assert sandbox.store.org_account(other_org)["active"] is True
+    assert sandbox.store.org_account(org_id)["active"] is False, "the replaced account is deactivated"
+
+    sandbox.clear_requests()
+    destroy = project.destroy()
+    assert summary(destroy.stdout) == {"deleted": 5}
+    assert calls(sandbox) == {"update_connect": 1, "update_account": 1}, "delete deactivates; a link needs nothing"
+    assert sandbox.store.connect_config(account.id)["active"] is False
+    assert sandbox.store.org_account(other_org)["active"] is False
+    assert sandbox.store.count_org_accounts(org_id) == 1 and sandbox.store.count_org_accounts(other_org) == 1
+
+
+def test_secrets_are_encrypted_in_the_state_as_the_schema_marks_them(native, sandbox, account, org_id):
+    project = native(organizationId=org_id)
+    project.up()
+    link = project.outputs()["onboardingUrl"]
+    secrets = {"access token": account.token, "Stripe secret key": SECRET_KEY, "onboarding URL": link,
+               "webhook secret": sandbox.store.connect_config(account.id)["webhook_secret"]}
+    everything = project.pulumi("stack", "export").stdout + project.state_text()
+    assert [name for name, value in secrets.items() if value in everything] == []
+    state = {r["type"]: r for r in project.resources()}
+    marker = "4dabf18193072939515e22adb298388d"
+    for key in ("privateKey", "webhookSecret"):
+        assert marker in state[CONNECT]["outputs"][key], key
+    assert marker in state[LINK]["outputs"]["url"]
+    assert marker in state["pulumi:providers:spaceinvoices"]["inputs"]["accessToken"]
+
+
+def test_an_error_is_one_line_with_the_request_id_and_no_secret(native, sandbox):
+    project = native(organizationId="0123456789abcdef01234567", accessToken="rejected-token-0000")
+    failed = project.up(check=False)
+    assert failed.returncode != 0
+    block = failed.stdout.split("Diagnostics:", 1)[1].split("\nResources:", 1)[0]
+    section = block.split("spaceinvoices:index:StripeConnectConfig (connect):", 1)[1].strip().split("\n\n", 1)[0]
+    lines = [line.strip() for line in section.splitlines() if line.strip()]
+    assert len(lines) == 1, section
+    assert lines[0].startswith("error: AuthenticationError: reading StripeConnectConfig: "), lines[0]
+    for text in ("GET /v1/stripe-connect", "401", "(request id ", "pulumi config set --secret"):
+        assert text in lines[0], lines[0]
+    assert "Traceback" not in failed.stdout and 'File "' not in failed.stdout
+    assert "rejected-token-0000" not in failed.stdout and SECRET_KEY not in failed.stdout
+
+
+def test_a_bad_input_fails_the_preview_naming_the_schema_property_before_any_request(native, sandbox):
+    project = native(organizationId="../../admin")
+    sandbox.clear_requests()
+    failed = project.preview(check=False)
+    assert failed.returncode != 0
+    assert "property organizationId" in failed.stdout, failed.stdout
+    assert "must be a Space Invoices id of 24 hexadecimal characters" in failed.stdout
+    assert sandbox.requests() == []
+
+
+# -- What the dynamic providers cannot do ---------------------------------------------------------
+
+@pytest.fixture
+def importer(workspace, sandbox, account):
+    """The empty native program as a new stack on the default provider (stack config)."""
+    return workspace.project(
+        PROGRAMS / "native-import",
+        config={"spaceinvoices:apiUrl": sandbox.url, "spaceinvoices:accessToken": account.token},
+        secrets={"spaceinvoices:accessToken"},
+    )
+
+
+def imported_code(output: str) -> str:
+    """The YAML `pulumi import` prints after "Please copy the following code into your Pulumi application"."""
+    code = output.split("Please copy the following code into your Pulumi application", 1)[1]
+    return code[code.index("\nresources:") + 1:].strip("\n") + "\n"
+
+
+def test_pulumi_import_of_an_organization_account_writes_the_code_the_program_declares(
+        importer, sandbox, api, org_id, connect_enabled):
+    assert api.post(f"/v1/organizations/{org_id}/stripe-connect/account", json={}).status_code == 200
+    sandbox.clear_requests()
+    result = importer.pulumi("import", "--yes", "--skip-preview", ACCOUNT, "acme", org_id)
+    assert calls(sandbox) == {"get_account": 1}, "import reads the account once and changes nothing"
+    code = imported_code(result.stdout)
+    import yaml
+
+    declared = yaml.safe_load(code)["resources"]["acme"]
+    # YAML's short form of the token (the `index` module left out), and what
+    # tests/programs/native-lifecycle declares for the same account, nothing else.
+    assert declared["type"] == "spaceinvoices:OrganizationConnectAccount"
+    assert declared["properties"] == {"organizationId": org_id, "active": True}
+    assert declared["options"] == {"protect": True}
+    (state,) = importer.resources(ACCOUNT)
+    assert state["id"] == org_id and state["outputs"]["connectAccountId"]
+
+    program = importer.folder / "Pulumi.yaml"
+    program.write_text(program.read_text().replace("resources: {}\n", code))
+    sandbox.clear_requests()
+    importer.preview("--expect-no-changes")
+    assert calls(sandbox) == {}
+
+
+def test_pulumi_import_of_the_connect_config_takes_any_id_and_keeps_its_secrets_secret(
+        importer, sandbox, account, connect_enabled, connect_body):
+    result = importer.pulumi("import", "--yes", "--skip-preview", CONNECT, "connect", "any-id")
+    code = imported_code(result.stdout)
+    import yaml
+
+    assert yaml.safe_load(code)["resources"]["connect"]["type"] == "spaceinvoices:StripeConnectConfig"
+    declared = yaml.safe_load(code)["resources"]["connect"]["properties"]
+    assert declared["publicKey"] == connect_body["publicKey"]
+    assert declared["applicationFee"] == connect_body["applicationFee"]
+    assert declared["refreshUrl"] == connect_body["refreshUrl"] and declared["returnUrl"] == connect_body["returnUrl"]
+    assert declared["active"] is True
+    (state,) = importer.resources(CONNECT)
+    assert state["id"] == connect_enabled["id"], "the singleton is found whatever id is given"
+    assert "4dabf18193072939515e22adb298388d" in state["outputs"]["privateKey"]
+    assert connect_body["privateKey"] not in importer.state_text()
+
+    program = importer.folder / "Pulumi.yaml"
+    program.write_text(program.read_text().replace("resources: {}\n", code))
+    sandbox.clear_requests()
+    importer.preview("--expect-no-changes")
+    assert calls(sandbox) == {}
+
+
+def test_get_by_id_and_the_payment_intent_invoke(workspace, sandbox, account, api, org_id, connect_enabled):
+    assert api.post(f"/v1/organizations/{org_id}/stripe-connect/account", json={}).status_code == 200
+    sandbox.store.set_charges_enabled(org_id, True)
+    invoice = sandbox.create_invoice(org_id, amount=125.0, currency="EUR")
+    project = workspace.project(
+        PROGRAMS / "native-read",
+        config={"spaceinvoices:apiUrl": sandbox.url, "spaceinvoices:accessToken": account.token,
+                "organizationId": org_id, "shareableId": invoice.shareable_id},
+        secrets={"spaceinvoices:accessToken"},
+    )
+    sandbox.clear_requests()
+    project.up()
+    assert calls(sandbox) == {"get_account": 1, "get_payment_intent": 1}
+    outputs = project.stack.outputs()
+    assert outputs["chargesEnabled"].value is True and outputs["stripeAccountId"].value.startswith("acct_")
+    assert outputs["paymentIntentId"].value.startswith("pi_")
+    assert outputs["clientSecret"].secret, "the schema marks clientSecret secret"
+    # (Pulumi YAML keeps an invoke's result as one value: with one secret field, every field is secret.)
+    (existing,) = project.resources(ACCOUNT)
+    assert existing["id"] == org_id and existing.get("external") is True, "read, not managed: destroy leaves it"
+
+    sandbox.clear_requests()
+    project.destroy()
+    assert calls(sandbox)["update_account"] == 0 and sandbox.store.org_account(org_id)["active"] is True
+
+
+# -- The plugin itself ------------------------------------------------------------------------------
+
+def test_pulumi_package_get_schema_prints_a_schema_with_every_description_and_secret(workspace, tmp_path):
+    plugin = shutil.which("pulumi-resource-spaceinvoices", path=workspace.env["PATH"])
+    assert plugin, "pip install -e . puts the plugin on PATH"
+    result = subprocess.run([require_cli(), "package", "get-schema", plugin], env=workspace.env, cwd=tmp_path,
+                            capture_output=True, text=True, timeout=120, check=True)
+    schema = json.loads(result.stdout)
+    assert schema["name"] == "spaceinvoices"
+    from pulumi_spaceinvoices._version import __version__
+
+    assert schema["version"] == __version__, "the schema and GetPluginInfo report the package's version"
+    assert set(schema["resources"]) == {CONNECT, ACCOUNT, LINK}
+    assert set(schema["functions"]) == {"spaceinvoices:index:getPaymentIntent"}
+
+    undocumented = []
+    for token, spec in {**schema["resources"], **schema["functions"]}.items():
+        if not spec.get("description"):
+            undocumented.append(token)
+        groups = [spec.get("inputProperties", {}), spec.get("properties", {}),
+                  spec.get("inputs", {}).get("properties", {}), spec.get("outputs", {}).get("properties", {})]
+        undocumented += [f"{token}.{name}" for group in groups for name, prop in group.items()
+                         if not prop.get("description")]
+    undocumented += [f"config.{name}" for name, prop in schema["config"]["variables"].items()
+                     if not prop.get("description")]
+    assert undocumented == []
+
+    def secrets(group):
+        return {name for name, prop in group.items() if prop.get("secret")}
+
+    assert secrets(schema["resources"][CONNECT]["properties"]) == {"privateKey", "connectWebhookSecret",
+                                                                   "webhookSecret"}
+    assert secrets(schema["resources"][CONNECT]["inputProperties"]) == {"privateKey", "connectWebhookSecret"}
+    assert secrets(schema["resources"][ACCOUNT]["properties"]) == set()
+    assert secrets(schema["resources"][LINK]["properties"]) == {"url"}
+    assert secrets(schema["functions"]["spaceinvoices:index:getPaymentIntent"]["outputs"]["properties"]) == {
+        "clientSecret"}
+    assert secrets(schema["config"]["variables"]) == {"accessToken"}
+    assert set(schema["provider"]["inputProperties"]) == {"accessToken", "apiUrl"}
+    assert "organizationId" in schema["resources"][ACCOUNT]["requiredInputs"]
+
+
+def test_the_schema_derives_every_property_from_the_core():
+    """Names and descriptions come from the core modules: one place for each."""
+    from pulumi_spaceinvoices import organization_connect_account, stripe_connect_config
+    from pulumi_spaceinvoices.plugin import schema
+    from pulumi_spaceinvoices.plugin._names import camel
+
+    spec = schema.schema()["resources"]
+    for token, core in ((CONNECT, stripe_connect_config), (ACCOUNT, organization_connect_account)):
+        assert list(spec[token]["inputProperties"]) == [camel(key) for key in core.INPUT_KEYS]
+        assert list(spec[token]["properties"]) == [camel(key) for key in core.INPUT_KEYS + core.OUTPUT_ONLY_KEYS]
+    assert spec[CONNECT]["properties"]["publicKey"]["description"].endswith("same mode as `privateKey`.")
+    plugin_source = "".join(path.read_text() for path in Path(schema.__file__).parent.glob("*.py"))
+    spelled = [name for name in ("privateKey", "private_key", "applicationFee", "application_fee", "chargesEnabled",
+                                 "connectAccountId", "connect_account_id") if name in plugin_source]
+    assert spelled == [], "the plugin spells no property of the two resources: the core does"
