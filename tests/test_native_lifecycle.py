@@ -231,25 +231,35 @@ def test_pulumi_import_of_an_organization_account_writes_the_code_the_program_de
     assert calls(sandbox) == {}
 
 
-def test_pulumi_import_of_the_connect_config_takes_any_id_and_keeps_its_secrets_secret(
+def test_pulumi_import_of_the_connect_config_takes_any_id_and_prints_no_secret(
         importer, sandbox, account, connect_enabled, connect_body):
+    sandbox.clear_requests()
     result = importer.pulumi("import", "--yes", "--skip-preview", CONNECT, "connect", "any-id")
+    assert calls(sandbox) == {"get_connect": 1}
+    # The engine prints imported inputs as code in plain text: the plugin leaves the secret ones out
+    # (the engine then warns that the empty privateKey it writes is required, which is the point).
+    for secret in (connect_body["privateKey"], connect_body["connectWebhookSecret"]):
+        assert secret not in result.stdout and secret not in importer.state_text()
     code = imported_code(result.stdout)
     import yaml
 
-    assert yaml.safe_load(code)["resources"]["connect"]["type"] == "spaceinvoices:StripeConnectConfig"
-    declared = yaml.safe_load(code)["resources"]["connect"]["properties"]
-    assert declared["publicKey"] == connect_body["publicKey"]
-    assert declared["applicationFee"] == connect_body["applicationFee"]
-    assert declared["refreshUrl"] == connect_body["refreshUrl"] and declared["returnUrl"] == connect_body["returnUrl"]
-    assert declared["active"] is True
+    imported = yaml.safe_load(code)["resources"]["connect"]
+    assert imported["type"] == "spaceinvoices:StripeConnectConfig"
+    assert imported["properties"] == {
+        "active": True, "applicationFee": connect_body["applicationFee"], "privateKey": "",
+        "publicKey": connect_body["publicKey"], "refreshUrl": connect_body["refreshUrl"],
+        "returnUrl": connect_body["returnUrl"],
+    }
     (state,) = importer.resources(CONNECT)
     assert state["id"] == connect_enabled["id"], "the singleton is found whatever id is given"
-    assert "4dabf18193072939515e22adb298388d" in state["outputs"]["privateKey"]
-    assert connect_body["privateKey"] not in importer.state_text()
+    assert "4dabf18193072939515e22adb298388d" in state["outputs"]["privateKey"], "kept, encrypted"
 
+    # The code as printed, with the secret key taken from secret config: nothing to change.
+    importer.set_config({"stripeSecretKey": connect_body["privateKey"]}, secrets={"stripeSecretKey"})
+    declared = code.replace('privateKey: ""', "privateKey: ${stripeSecretKey}")
     program = importer.folder / "Pulumi.yaml"
-    program.write_text(program.read_text().replace("resources: {}\n", code))
+    program.write_text(program.read_text().replace(
+        "resources: {}\n", "config:\n  stripeSecretKey:\n    type: string\n    secret: true\n" + declared))
     sandbox.clear_requests()
     importer.preview("--expect-no-changes")
     assert calls(sandbox) == {}

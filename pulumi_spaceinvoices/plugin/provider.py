@@ -159,8 +159,13 @@ class CoreResource:
         result: ReadResult = await off_loop(self.core.read, request.resource_id, props)
         if not result.id:
             return ReadResponse(None, {}, {})
+        inputs = dict(result.inputs or {})
+        if not props:
+            # `pulumi import` and `get`: the engine prints the inputs as code, secrets in plain text, so
+            # secret inputs stay out of them (the outputs keep them, encrypted); declare them from config.
+            inputs = {key: value for key, value in inputs.items() if key not in self.kind.secrets}
         return ReadResponse(result.id, from_core(result.outs or {}, self.kind, secret),
-                            from_core(result.inputs or {}, self.kind, secret, drop_none=True))
+                            from_core(inputs, self.kind, secret, drop_none=True))
 
     async def update(self, request: UpdateRequest) -> UpdateResponse:
         olds, old_secret = to_core(request.olds)

@@ -27,12 +27,15 @@ RPCS_THAT_FAIL = ("CheckConfig", "DiffConfig", "Configure", "Check", "Diff", "Cr
 
 def ours(error: BaseException | None) -> SpaceInvoicesError | None:
     """This package's error in ``error``'s chain (cause or context), if any."""
-    seen = set()
-    while error is not None and id(error) not in seen:
-        if isinstance(error, SpaceInvoicesError):
-            return error
-        seen.add(id(error))
-        error = error.__cause__ or error.__context__
+    pending, seen = [error], set()
+    while pending:
+        current = pending.pop(0)
+        if current is None or id(current) in seen:
+            continue
+        if isinstance(current, SpaceInvoicesError):
+            return current
+        seen.add(id(current))
+        pending += [current.__cause__, current.__context__]
     return None
 
 
