@@ -49,6 +49,7 @@ if TYPE_CHECKING:
         RateLimitError,
         ServerError,
         SpaceInvoicesError,
+        UnexpectedResponseError,
         ValidationError,
     )
     from .onboarding_link import (
@@ -89,6 +90,7 @@ _EXPORTS = {
     "StripeConnectConfig": "stripe_connect_config",
     "StripeConnectConfigArgs": "stripe_connect_config",
     "TEST_API_URL": "settings",
+    "UnexpectedResponseError": "errors",
     "ValidationError": "errors",
     "get_onboarding_link": "onboarding_link",
     "get_onboarding_link_output": "onboarding_link",
@@ -117,6 +119,7 @@ __all__ = [
     "StripeConnectConfig",
     "StripeConnectConfigArgs",
     "TEST_API_URL",
+    "UnexpectedResponseError",
     "ValidationError",
     "__version__",
     "get_onboarding_link",

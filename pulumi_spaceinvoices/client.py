@@ -18,25 +18,41 @@ import logging
 import math
 import os
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from http import HTTPStatus
+from typing import Any, TypeVar, overload
 from urllib.parse import quote
 
 import requests
 import urllib3
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticValidationError
 
 from ._redact import redact_json, redact_text
 from ._version import __version__
-from .errors import TOKEN_HINT, APIConnectionError, APIError, ConfigurationError, NotFoundError, error_for_status
+from .errors import (
+    TOKEN_HINT,
+    APIConnectionError,
+    APIError,
+    ConfigurationError,
+    NotFoundError,
+    UnexpectedResponseError,
+    error_for_status,
+)
 from .models import (
+    OWN_ERRORS,
+    ErrorAnswer,
+    ErrorBody,
     OnboardingLink,
     PaymentIntent,
     StripeConnect,
     StripeConnectAccount,
     StripeConnectAccountFields,
     StripeConnectFields,
+    TokenUser,
 )
 from .settings import resolve_api_url, resolve_token
 
@@ -52,6 +68,7 @@ ENV_TIMEOUT = "SPACEINVOICES_TIMEOUT"
 ENV_DEADLINE = "SPACEINVOICES_DEADLINE"
 
 logger = logging.getLogger("pulumi_spaceinvoices")
+M = TypeVar("M", bound=BaseModel)
 
 # Methods whose repetition cannot create a second object: safe to retry after the request was sent.
 REPEATABLE_METHODS = frozenset({"GET", "HEAD", "PATCH", "PUT", "DELETE"})
@@ -201,12 +218,11 @@ class SpaceInvoicesClient:
 
     def get_stripe_connect(self) -> StripeConnect | None:
         """The account's Connect config, or None when Connect was never enabled."""
-        data = self._request_or_none("GET", "/v1/stripe-connect")
-        return None if data is None else StripeConnect.model_validate(data)
+        return self._request_or_none("GET", "/v1/stripe-connect", model=StripeConnect)
 
     def enable_stripe_connect(self, fields: StripeConnectFields) -> StripeConnect:
         """Enable Connect (POST). Not retried once sent: callers read back on a lost answer."""
-        return StripeConnect.model_validate(self._request("POST", "/v1/stripe-connect", body=fields.wire()))
+        return self._request("POST", "/v1/stripe-connect", body=fields.wire(), model=StripeConnect)
 
     def update_stripe_connect(self, fields: StripeConnectFields) -> None:
         """Change the Connect config (PATCH answers 204: read it again for the new state). It sets
@@ -216,14 +232,16 @@ class SpaceInvoicesClient:
     # -- Organization accounts (one per organization) -----------------------------------------
 
     def get_connect_account(self, organization_id: str) -> StripeConnectAccount | None:
-        """The organization's Connect account, or None when it was not created yet."""
-        data = self._request_or_none("GET", self._account_path(organization_id))
-        return None if data is None else StripeConnectAccount.model_validate(data)
+        """The organization's Connect account, or None when it was not created yet. An answer that names
+        another organization is an UnexpectedResponseError, never an account."""
+        return self._request_or_none("GET", self._account_path(organization_id), model=StripeConnectAccount,
+                                     context={"organization_id": organization_id})
 
     def create_connect_account(self, organization_id: str, *, active: bool | None = None) -> StripeConnectAccount:
         """Create the organization's Connect account (POST, not retried once sent)."""
         body = StripeConnectAccountFields(active=active).wire()
-        return StripeConnectAccount.model_validate(self._request("POST", self._account_path(organization_id), body=body))
+        return self._request("POST", self._account_path(organization_id), body=body, model=StripeConnectAccount,
+                             context={"organization_id": organization_id})
 
     def update_connect_account(self, record_id: str, *, active: bool) -> None:
         """Activate or deactivate an account by its record id (PATCH answers 204; retried like a GET)."""
@@ -239,26 +257,27 @@ class SpaceInvoicesClient:
         path = self._account_path(organization_id) + "/link"
         method = self._link_method
         try:
-            data = self._request(method, path, body={} if method == "POST" else None, repeatable=True)
+            return self._request(method, path, body={} if method == "POST" else None, repeatable=True,
+                                 model=OnboardingLink)
         except APIError as error:
             route_missing = error.status == 405 or (isinstance(error, NotFoundError) and error.route_level)
             if method != "POST" or not route_missing:
                 raise
             logger.debug("POST %s is not served (%s); using GET from now on", path, error.status)
-            self._link_method = "GET"
-            data = self._request("GET", path, repeatable=True)
-        return OnboardingLink.model_validate(data)
+        self._link_method = "GET"
+        return self._request("GET", path, repeatable=True, model=OnboardingLink)
 
     # -- Public and account calls --------------------------------------------------------------
 
     def get_payment_intent(self, shareable_id: str) -> PaymentIntent:
         """The "Pay now" data of a shared invoice; sent without any Authorization header."""
         path = f"/v1/documents/{path_segment(shareable_id)}/stripe-connect/payment-intent"
-        return PaymentIntent.model_validate(self._request("GET", path, auth=False))
+        return self._request("GET", path, auth=False, model=PaymentIntent)
 
     def check_token(self) -> dict[str, Any]:
         """The token's user, or AuthenticationError when the token is rejected."""
-        return self._request("GET", "/v1/Accounts/authorized") or {}
+        user = self._request("GET", "/v1/Accounts/authorized", model=TokenUser)
+        return dict(user.model_extra or {})
 
     def close(self) -> None:
         with self._session_lock:
@@ -291,17 +310,31 @@ class SpaceInvoicesClient:
                     self._session = session
         return self._session
 
-    def _request_or_none(self, method: str, path: str) -> Any:
+    def _request_or_none(self, method: str, path: str, *, model: type[M],
+                         context: dict[str, Any] | None = None) -> M | None:
         try:
-            return self._request(method, path)
+            return self._request(method, path, model=model, context=context)
         except NotFoundError as error:
-            if error.route_level:
+            # Absent only when the API itself says so: a proxy's 404 page says nothing about the object,
+            # and taking it for "gone" would drop the resource from the state on refresh.
+            if error.route_level or not error.from_api:
                 raise
             return None
 
+    @overload
     def _request(self, method: str, path: str, *, body: Any = None, auth: bool = True,
-                 repeatable: bool | None = None) -> Any:
-        """Send one API call with retries; the decoded JSON body, or None for 204."""
+                 repeatable: bool | None = None, model: type[M], context: dict[str, Any] | None = None) -> M: ...
+
+    @overload
+    def _request(self, method: str, path: str, *, body: Any = None, auth: bool = True,
+                 repeatable: bool | None = None, model: None = None, context: dict[str, Any] | None = None) -> None: ...
+
+    def _request(self, method: str, path: str, *, body: Any = None, auth: bool = True,
+                 repeatable: bool | None = None, model: type[M] | None = None,
+                 context: dict[str, Any] | None = None) -> M | None:
+        """Send one API call with retries; its answer as ``model`` (validated with ``context``), or
+        None when no answer is expected (PATCH). A success the client cannot use is an
+        UnexpectedResponseError."""
         headers = {}
         if auth:
             if not self._token:
@@ -337,10 +370,15 @@ class SpaceInvoicesClient:
             elapsed_ms = (time.monotonic() - started) * 1000
             data = self._decode(response)
             if logger.isEnabledFor(logging.DEBUG):
-                logger.debug("<- %s %s %d in %.0f ms body=%s", method, path, response.status_code, elapsed_ms,
-                             json.dumps(redact_json(data)))
-            if response.status_code < 400:
-                return data
+                shown = f"<not JSON, {len(response.content)} bytes>" if data is NOT_JSON else json.dumps(
+                    redact_json(data))
+                logger.debug("<- %s %s %d in %.0f ms body=%s", method, path, response.status_code, elapsed_ms, shown)
+            if 200 <= response.status_code < 300:
+                return _answer(response, data, method, path, model, context)
+            if response.status_code < 400:  # a redirect: the API has none, so someone else answered
+                raise UnexpectedResponseError(problems=[("", "a redirect, which the client does not follow")],
+                                              status=response.status_code, method=method, path=path,
+                                              request_id=_request_id(response))
             retry_after = _retry_after(response)
             if response.status_code == 429 and retry_after:
                 self._pacer.pause(retry_after)
@@ -361,35 +399,129 @@ class SpaceInvoicesClient:
 
     @staticmethod
     def _decode(response: requests.Response) -> Any:
+        """The JSON body: None when there is none, NOT_JSON when it is not JSON (an HTML page from a
+        proxy, a cut-off body, NaN, a number no float can hold)."""
         if response.status_code == 204 or not response.content:
             return None
         try:
-            return response.json()
-        except ValueError:
-            return None
+            return json.loads(response.content, parse_constant=_not_json, parse_float=_finite)
+        except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+            return NOT_JSON
+
+
+class _NotJSON:
+    def __repr__(self) -> str:
+        return "NOT_JSON"
+
+
+NOT_JSON: Any = _NotJSON()
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError("NaN and Infinity are not JSON")
+
+
+def _finite(number: str) -> float:
+    value = float(number)
+    if not math.isfinite(value):  # 1e400: too large for a float, and no value the state can hold
+        raise ValueError("a number out of range")
+    return value
+
+
+def _answer(response: requests.Response, data: Any, method: str, path: str, model: type[M] | None,
+            context: dict[str, Any] | None) -> M | None:
+    """A success as ``model``, or UnexpectedResponseError naming what is wrong, by field name only.
+
+    The error is raised outside the ``except`` block on purpose: pydantic's error quotes the values
+    it refused (secrets among them), so it must be neither in the message nor chained as the cause
+    or the context, where a traceback would print it.
+    """
+    if data is NOT_JSON:
+        problems = [("", "a body that is not JSON")]
+    elif model is None:
+        return None  # nothing to read (a PATCH): a JSON body or none at all are both fine
+    elif data is None:
+        problems = [("", "no body")]
+    else:
+        try:
+            return model.model_validate(data, context=context)
+        except PydanticValidationError as error:
+            problems = _problems(model, error)
+    raise UnexpectedResponseError(problems=problems, status=response.status_code, method=method, path=path,
+                                  request_id=_request_id(response))
+
+
+def _problems(model: type[BaseModel], error: PydanticValidationError) -> list[tuple[str, str]]:
+    """(field name, what is wrong) per field, from pydantic's ``loc`` and error type, never its ``input``."""
+    known = set(model.model_fields) | {field.alias for field in model.model_fields.values() if field.alias}
+    found: dict[str, str] = {}
+    for item in error.errors(include_url=False, include_context=False, include_input=False):
+        kind, loc = item["type"], item["loc"]
+        if kind in OWN_ERRORS:
+            what = item["msg"]  # written in models.py, with no value in it
+        elif kind == "missing":
+            what = "is missing"
+        elif kind == "model_type" and not loc:
+            what = "not a JSON object"
+        elif kind.endswith("_type"):
+            what = "has the wrong type"
+        elif kind == "string_too_short":
+            what = "is empty"
+        else:
+            what = "has a value the client cannot use"
+        # Only a field the model declares is named: any other part of loc came from the answer.
+        name = "" if not loc else str(loc[0]) if loc[0] in known else "a field"
+        found.setdefault(name, what)
+    return list(found.items())
+
+
+# Request ids are shown in errors: only one of a plain shape (a hostile header could hold anything).
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+=-]{1,128}")
+
+
+def _request_id(response: requests.Response) -> str | None:
+    value = response.headers.get("X-Request-Id")
+    return value if value is not None and _REQUEST_ID.fullmatch(value) else None
 
 
 def _retry_after(response: requests.Response) -> float | None:
     value = response.headers.get("Retry-After")
     try:
-        return float(value) if value is not None else None
+        seconds = float(value) if value is not None else None
     except ValueError:
         return None  # an HTTP date: fall back to our own backoff
+    # "nan" and "inf" parse as floats; NaN would reach time.sleep, which refuses it.
+    return seconds if seconds is not None and math.isfinite(seconds) else None
 
 
 def _error_from(response: requests.Response, data: Any, method: str, path: str,
                 retry_after: float | None) -> APIError:
-    error = data.get("error") if isinstance(data, dict) else None
-    error = error if isinstance(error, dict) else {}
-    details = error.get("details")
+    try:
+        error: ErrorBody | None = ErrorAnswer.model_validate(data).error if isinstance(data, dict) else None
+    except PydanticValidationError:
+        error = None  # not the API's error shape (a proxy's page, say): the status says what happened
+    if error is None:
+        message = _status_phrase(response.status_code)
+        if response.status_code == 404:
+            message = f"{message}, in an answer that is not the Space Invoices API's: check the API URL (spaceinvoices:apiUrl)"
+        return error_for_status(response.status_code, method=method, path=path, message=message, from_api=False,
+                                request_id=_request_id(response), retry_after=retry_after)
     return error_for_status(
         response.status_code,
         method=method,
         path=path,
-        code=error.get("code"),
-        name=error.get("name"),
-        message=error.get("message") or (response.reason if not error else None),
-        details=[d for d in details if isinstance(d, dict)] if isinstance(details, list) else None,
-        request_id=response.headers.get("X-Request-Id"),
+        code=error.code,
+        name=error.name,
+        message=error.message,
+        details=[detail.model_dump() for detail in error.details] if error.details else None,
+        request_id=_request_id(response),
         retry_after=retry_after,
     )
+
+
+def _status_phrase(status: int) -> str | None:
+    """The standard reason phrase (the server's own could say anything)."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return None

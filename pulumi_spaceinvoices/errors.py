@@ -4,19 +4,24 @@
     ├── ConfigurationError            no access token, a malformed API URL
     ├── InvalidInputError             a bad argument, caught before any request (names the property)
     ├── APIConnectionError            no HTTP answer: refused, reset, timed out (should_retry, may_have_applied)
-    └── APIError                      the API answered with an error (status, code, message, details, method, path)
+    └── APIError                      the API answered with an error (status, code, message, details, method, path,
+        │                             request_id; from_api: False when the answer was not the API's error object)
         ├── AuthenticationError       401/403: token rejected, or it may not see that object
         ├── NotFoundError             404 (route_level: the endpoint itself does not exist)
         ├── ValidationError           400/422 (details: [{path, code, message}])
         ├── RateLimitError            429 (retry_after, seconds)
-        └── ServerError               5xx
+        ├── ServerError               5xx
+        └── UnexpectedResponseError   a success the client cannot use: a field missing or of the wrong
+                                      type, a body that is not JSON, a redirect (fields: names only)
 
 ``str(error)`` says what failed, on which path, and what to do. It never contains the access token
-or a secret value: every message passes through :func:`pulumi_spaceinvoices._redact.redact_text`.
+or a secret value: every message passes through :func:`pulumi_spaceinvoices._redact.redact_text`,
+and an answer the client cannot use is described by the names of its fields, never their values.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from ._redact import redact_text
@@ -73,6 +78,7 @@ class APIError(SpaceInvoicesError):
         name: str | None = None,
         details: list[dict[str, Any]] | None = None,
         request_id: str | None = None,
+        from_api: bool = True,
     ) -> None:
         self.status = status
         self.method = method
@@ -82,6 +88,7 @@ class APIError(SpaceInvoicesError):
         self.name = name
         self.details = details or []
         self.request_id = request_id
+        self.from_api = from_api  # False: a proxy's page, an empty body; nothing in it came from the API
         super().__init__(self._describe())
 
     def _describe(self) -> str:
@@ -124,6 +131,32 @@ class RateLimitError(APIError):
 
 class ServerError(APIError):
     hint = "The Space Invoices API had a problem; retry later"
+
+
+class UnexpectedResponseError(APIError):
+    """The API answered with success (or a redirect), but not with something the client can use.
+
+    ``problems`` lists ``(field, what is wrong)`` pairs, ``fields`` just the names; an empty name means
+    the body as a whole (not JSON, not an object, missing). Values from the answer never appear:
+    the fields that failed may be the very ones that hold secrets.
+    """
+
+    hint = ("The API answered in a way this version of the provider does not understand, or something "
+            "between you and the API (a proxy, a captive portal) answered instead; retry later, and "
+            "report it with the request id if it persists")
+
+    def __init__(self, *, problems: Sequence[tuple[str, str]], **kwargs: Any) -> None:
+        self.problems = [(str(name), str(what)) for name, what in problems]
+        self.fields = [name for name, _ in self.problems if name]
+        super().__init__(**kwargs)
+
+    def _describe(self) -> str:
+        said = "; ".join(f"{name} {what}" if name else what for name, what in self.problems)
+        text = (f"Space Invoices API: {self.method} {self.path} answered {self.status} with an answer the "
+                f"client cannot use ({said or 'unreadable'}). {self.hint}")
+        if self.request_id:
+            text += f" (request id {self.request_id})"
+        return redact_text(text)
 
 
 def error_for_status(status: int, *, retry_after: float | None = None, **kwargs: Any) -> APIError:

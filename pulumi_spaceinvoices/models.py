@@ -1,22 +1,56 @@
 """Pydantic models of the Space Invoices wire format.
 
 The only place that spells JSON keys: attributes are snake_case, aliases carry the API's camelCase.
-Responses tolerate fields the server adds; requests forbid unknown fields and omit unset ones.
-Secret fields are left out of ``repr``.
+Responses tolerate fields the server adds and leave out, where nothing depends on them, but take no
+value of the wrong type; requests forbid unknown fields and omit unset ones. Secret fields are left
+out of ``repr``.
+
+Which answer fields are required follows the published OpenAPI document, corrected where the
+client knows better (each one says why): a field is required only when something depends on it.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Annotated, Any
+from urllib.parse import urlsplit
 
-from pydantic import AliasGenerator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AliasGenerator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
 
 _aliases = AliasGenerator(alias=to_camel)
+_OBJECT_ID = re.compile(r"[0-9a-fA-F]{24}")
+
+# Error types raised here; their messages are ours (the client shows them, and never pydantic's own).
+OWN_ERRORS = frozenset({"object_id", "foreign_object", "http_url"})
+
+
+def _object_id(value: str) -> str:
+    """Ids the client keeps (in the state, or in a later URL) are 24-hex ObjectIds, nothing else."""
+    if not _OBJECT_ID.fullmatch(value):
+        raise PydanticCustomError("object_id", "is not a Space Invoices id (24 hexadecimal characters)")
+    return value
+
+
+def _http_url(value: str) -> str:
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+        raise PydanticCustomError("http_url", "is not an http(s) URL")
+    return value
+
+
+ObjectId = Annotated[str, AfterValidator(_object_id)]
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
 
 
 class _Response(BaseModel):
-    model_config = ConfigDict(alias_generator=_aliases, populate_by_name=True, extra="ignore", defer_build=True)
+    # Strict: "1" is not 1 and "true" is not true; NaN and Infinity are not numbers.
+    model_config = ConfigDict(alias_generator=_aliases, populate_by_name=True, extra="ignore", strict=True,
+                              allow_inf_nan=False, defer_build=True)
 
 
 class _Request(BaseModel):
@@ -28,12 +62,19 @@ class _Request(BaseModel):
 
 
 class StripeConnect(_Response):
-    """Stripe Connect enabled on a Space Invoices account (one per account)."""
+    """Stripe Connect enabled on a Space Invoices account (one per account).
 
-    id: str
+    The document requires ``privateKey`` and ``publicKey``, not ``id``. The config is a singleton,
+    reached without its id, so an answer without one is still usable (an id that is there must be
+    an ObjectId: it becomes the resource id). ``privateKey`` may be left out (the API hides
+    secrets). ``publicKey`` is not a secret and the document requires it: an answer without it (or
+    with an empty one) is not a config (a proxy's JSON, an error object answered with 200).
+    """
+
+    id: ObjectId | None = None
     account_id: str | None = None
     private_key: str | None = Field(default=None, repr=False)
-    public_key: str | None = None
+    public_key: str = Field(min_length=1)
     webhook_secret: str | None = Field(default=None, repr=False)
     connect_webhook_secret: str | None = Field(default=None, repr=False)
     active: bool | None = None
@@ -60,16 +101,31 @@ class StripeConnectFields(_Request):
 
 
 class StripeConnectAccount(_Response):
-    """An organization's Stripe Connect account (one per organization)."""
+    """An organization's Stripe Connect account (one per organization).
 
-    id: str
+    The document requires ``stripeAccountId``, ``stripeConnectId`` and ``organizationId``, not ``id``.
+    Here it is the other way round: ``id`` is required (an ObjectId), since every change of the
+    account is addressed by it (``PATCH /v1/stripe-connect/accounts/{id}``); the organization is the
+    one asked for (validation context ``organization_id``), so an answer may leave it out but may not
+    name another; the Stripe ids are only reported, so they may be missing.
+    """
+
+    id: ObjectId
     stripe_account_id: str | None = None
     stripe_connect_id: str | None = None
-    organization_id: str
-    charges_enabled: bool = False
+    organization_id: str | None = None
+    charges_enabled: bool | None = None
     active: bool | None = None
     created_at: str | None = None
     updated_at: str | None = None
+
+    @field_validator("organization_id")
+    @classmethod
+    def _the_organization_asked_for(cls, value: str | None, info: ValidationInfo) -> str | None:
+        asked = (info.context or {}).get("organization_id")
+        if value is not None and asked is not None and value.lower() != asked.lower():
+            raise PydanticCustomError("foreign_object", "names another organization than the one asked for")
+        return value
 
 
 class StripeConnectAccountFields(_Request):
@@ -79,17 +135,19 @@ class StripeConnectAccountFields(_Request):
 
 
 class OnboardingLink(_Response):
-    """A single-use Stripe onboarding URL (a secret: it grants access to the onboarding form)."""
+    """A single-use Stripe onboarding URL (a secret: it grants access to the onboarding form).
+    It is handed to people to open, so it must be an http(s) URL."""
 
-    url: str = Field(repr=False)
+    url: HttpUrl = Field(repr=False)
 
 
 class PaymentIntent(_Response):
-    """The public "Pay now" data of an invoice."""
+    """The public "Pay now" data of an invoice. A checkout form needs the three ids (an empty one is
+    as good as none); the document also requires ``currencyId``, which is only reported."""
 
-    public_key: str
-    client_secret: str = Field(repr=False)
-    payment_intent_id: str
+    public_key: str = Field(min_length=1)
+    client_secret: str = Field(min_length=1, repr=False)
+    payment_intent_id: str = Field(min_length=1)
     amount: float | None = None
     currency_id: str | None = None
 
@@ -108,3 +166,15 @@ class ErrorBody(_Response):
     message: str | None = None
     code: str | None = None
     details: list[ErrorDetail] | None = None
+
+
+class ErrorAnswer(_Response):
+    """An API error response: ``{"error": {...}}``. One of another shape is reported by its status."""
+
+    error: ErrorBody
+
+
+class TokenUser(_Response):
+    """The answer of the token check: the token's user (the document lists no fields; all are kept)."""
+
+    model_config = ConfigDict(extra="allow")

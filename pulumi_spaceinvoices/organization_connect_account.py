@@ -79,9 +79,11 @@ def inputs_model() -> type[BaseModel]:
     return OrganizationConnectAccountInputs
 
 
-def outputs_from(live: StripeConnectAccount) -> dict[str, Any]:
+def outputs_from(live: StripeConnectAccount, organization_id: str) -> dict[str, Any]:
+    """Complete outputs. The organization is the one asked for, never one read from the answer
+    (the client refuses an answer that names another)."""
     return {
-        "organization_id": live.organization_id.lower(),
+        "organization_id": organization_id,
         "active": live.active,
         "connect_account_id": live.id,
         "stripe_account_id": live.stripe_account_id,
@@ -117,9 +119,9 @@ class OrganizationConnectAccountProvider(shared.SpaceInvoicesProvider):
             live = self._create(org_id, props["active"], what)
         else:
             shared.log_info(f"{what}: the account already exists ({live.id}); adopting it.")
-            live = self._bring_to(live, props["active"], what)
+            live = self._bring_to(org_id, live, props["active"], what)
         shared.touch(KIND, org_id)
-        return CreateResult(org_id, outputs_from(live))
+        return CreateResult(org_id, outputs_from(live, org_id))
 
     def _create(self, org_id: str, active: bool, what: str) -> StripeConnectAccount:
         api = shared.client()
@@ -142,15 +144,15 @@ class OrganizationConnectAccountProvider(shared.SpaceInvoicesProvider):
             raise shared.describe_failure("creating", what, NotFoundError(
                 status=404, method="GET", path=f"/v1/organizations/{org_id}/stripe-connect/account",
                 message="the account was reported but cannot be read"))
-        return self._bring_to(live, active, what)
+        return self._bring_to(org_id, live, active, what)
 
-    def _bring_to(self, live: StripeConnectAccount, active: bool, what: str) -> StripeConnectAccount:
+    def _bring_to(self, org_id: str, live: StripeConnectAccount, active: bool, what: str) -> StripeConnectAccount:
         """PATCH ``active`` when it differs (204), then read the new state."""
         if live.active is active:
             return live
         api = shared.client()
         shared.run_step("updating", what, lambda: api.update_connect_account(live.id, active=active))
-        fresh = shared.run_step("reading", what, lambda: api.get_connect_account(live.organization_id))
+        fresh = shared.run_step("reading", what, lambda: api.get_connect_account(org_id))
         return fresh or live
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
@@ -159,7 +161,7 @@ class OrganizationConnectAccountProvider(shared.SpaceInvoicesProvider):
                                lambda: shared.client().get_connect_account(org_id))
         if live is None:
             return ReadResult(None, {})
-        outs = outputs_from(live)
+        outs = outputs_from(live, org_id)
         return ReadResult(org_id, outs, inputs={key: outs[key] for key in INPUT_KEYS})
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
@@ -181,7 +183,7 @@ class OrganizationConnectAccountProvider(shared.SpaceInvoicesProvider):
             raise shared.describe_failure("updating", what, NotFoundError(
                 status=404, method="GET", path=f"/v1/organizations/{org_id}/stripe-connect/account",
                 message="the account vanished during the update"))
-        return UpdateResult(outputs_from(live))
+        return UpdateResult(outputs_from(live, org_id))
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         org_id = stored_id("organization_id", props.get("organization_id") or id_)

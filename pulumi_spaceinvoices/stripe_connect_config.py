@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 
 KIND = "stripe-connect"
 WHAT = "StripeConnectConfig"
+# The resource id when the API leaves the record id out: the config is a singleton, so nothing is
+# addressed by it (DESIGN section 2; the OpenAPI document does not require `id`).
+SINGLETON_ID = "stripe-connect"
 
 
 @dataclass
@@ -301,11 +304,12 @@ class StripeConnectConfigProvider(shared.SpaceInvoicesProvider):
         if live is None:
             live = self._enable(props)
         else:
-            shared.log_info(f"{WHAT}: Stripe Connect is already enabled on this account (id {live.id}); adopting it "
-                            "and applying the declared settings.")
+            shared.log_info(f"{WHAT}: Stripe Connect is already enabled on this account (id {live.id or 'not given'}); "
+                            "adopting it and applying the declared settings.")
             live = self._apply(props, INPUT_KEYS)
-        shared.touch(KIND, live.id)
-        return CreateResult(live.id, outputs_from(live, props))
+        resource_id = live.id or SINGLETON_ID
+        shared.touch(KIND, resource_id)
+        return CreateResult(resource_id, outputs_from(live, props))
 
     def _enable(self, props: dict[str, Any]) -> StripeConnect:
         api = shared.client()
@@ -341,7 +345,7 @@ class StripeConnectConfigProvider(shared.SpaceInvoicesProvider):
         # change): an empty `custom` is the same as none. The engine keeps secret inputs secret.
         inputs = {key: outs[key] for key in INPUT_KEYS}
         inputs["custom"] = inputs["custom"] or None
-        return ReadResult(live.id, outs, inputs=inputs)
+        return ReadResult(live.id or id_ or SINGLETON_ID, outs, inputs=inputs)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         keys = shared.changed_keys(INPUT_KEYS, olds, news, ignore_none=UNMANAGED_WHEN_UNSET)

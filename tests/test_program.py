@@ -139,8 +139,8 @@ def test_public_names_are_exactly_the_intended_ones():
         "GetPaymentIntentResult", "InvalidInputError", "NotFoundError", "OrganizationConnectAccount",
         "OrganizationConnectAccountArgs", "RateLimitError", "ServerError", "SpaceInvoicesClient",
         "SpaceInvoicesError", "StripeConnectConfig", "StripeConnectConfigArgs", "TEST_API_URL",
-        "ValidationError", "__version__", "get_onboarding_link", "get_onboarding_link_output",
-        "get_payment_intent", "get_payment_intent_output",
+        "UnexpectedResponseError", "ValidationError", "__version__", "get_onboarding_link",
+        "get_onboarding_link_output", "get_payment_intent", "get_payment_intent_output",
     ])
     for name in si.__all__:
         assert getattr(si, name) is not None
