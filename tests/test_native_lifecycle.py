@@ -348,3 +348,24 @@ def test_the_schema_derives_every_property_from_the_core():
     spelled = [name for name in ("privateKey", "private_key", "applicationFee", "application_fee", "chargesEnabled",
                                  "connectAccountId", "connect_account_id") if name in plugin_source]
     assert spelled == [], "the plugin spells no property of the two resources: the core does"
+
+
+def test_a_refusal_from_the_invoke_is_one_line_naming_the_function(workspace, sandbox, account, api, org_id,
+                                                                     connect_enabled):
+    assert api.post(f"/v1/organizations/{org_id}/stripe-connect/account", json={}).status_code == 200
+    invoice = sandbox.create_invoice(org_id, amount=10.0, currency="EUR")  # its organization never onboarded
+    project = workspace.project(
+        PROGRAMS / "native-read",
+        config={"spaceinvoices:apiUrl": sandbox.url, "spaceinvoices:accessToken": account.token,
+                "organizationId": org_id, "shareableId": invoice.shareable_id},
+        secrets={"spaceinvoices:accessToken"},
+    )
+    failed = project.up(check=False)
+    assert failed.returncode != 0
+    diagnostics = failed.stdout.split("Diagnostics:", 1)[1]
+    (line,) = [line.strip() for line in diagnostics.splitlines() if "getPaymentIntent returned an error" in line]
+    # The engine's prefix, then ours: the class, the function and document, the API's answer, the request id.
+    assert "returned an error: ValidationError: get_payment_intent for document " in line, line
+    assert "422 STRIPE_CONNECT_NOT_ONBOARDED" in line and "(request id " in line
+    assert "Traceback" not in failed.stdout and 'File "' not in failed.stdout
+    assert account.token not in failed.stdout
