@@ -369,3 +369,25 @@ def test_a_refusal_from_the_invoke_is_one_line_naming_the_function(workspace, sa
     assert "422 STRIPE_CONNECT_NOT_ONBOARDED" in line and "(request id " in line
     assert "Traceback" not in failed.stdout and 'File "' not in failed.stdout
     assert account.token not in failed.stdout
+
+
+def test_the_plugin_on_path_reports_the_version_a_program_asks_for(workspace, sandbox, account, org_id, tmp_path):
+    """PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true (the workspace sets it): the engine takes the
+    plugin from PATH and checks the version it reports (GetPluginInfo) against the program's."""
+    from pulumi_spaceinvoices._version import __version__
+
+    def preview_asking_for(version: str) -> str:
+        program = tmp_path / f"asks-{version}"
+        shutil.copytree(PROGRAMS / "native-lifecycle", program)
+        text = (program / "Pulumi.yaml").read_text()
+        text = text.replace("    type: pulumi:providers:spaceinvoices\n",
+                            f"    type: pulumi:providers:spaceinvoices\n    options:\n      version: {version}\n")
+        (program / "Pulumi.yaml").write_text(text)
+        project = workspace.project(program, stack=f"v{version.replace('.', '')}", config={
+            "apiUrl": sandbox.url, "accessToken": account.token, "stripeSecretKey": SECRET_KEY,
+            "organizationId": org_id}, secrets={"accessToken", "stripeSecretKey"})
+        return project.preview().stdout
+
+    assert "is expected to have version" not in preview_asking_for(__version__)
+    newer = preview_asking_for("99.0.0")
+    assert f"resource plugin spaceinvoices is expected to have version >=99.0.0, but has {__version__}" in newer
