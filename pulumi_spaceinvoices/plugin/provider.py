@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, TypeVar
 
 from pulumi.dynamic import CheckResult, ConfigureRequest, CreateResult, DiffResult, ReadResult, UpdateResult
@@ -94,7 +94,7 @@ def property_value(value: Any) -> PropertyValue:
     raise TypeError(f"no property value for {type(value).__name__}")
 
 
-def from_core(values: Mapping[str, Any], kind: schema.Kind, secret: set[str] = frozenset(),  # type: ignore[assignment]
+def from_core(values: Mapping[str, Any], kind: schema.Kind, secret: Collection[str] = frozenset(),
               *, drop_none: bool = False) -> dict[str, PropertyValue]:
     """Core values back to camelCase PropertyValues, secrets marked from the schema (and as they arrived)."""
     out = {}
