@@ -23,7 +23,7 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(include=["pulumi_spaceinvoices", "pulumi_spaceinvoices.*"]),
-    package_data={"pulumi_spaceinvoices": ["py.typed"]},
+    package_data={"pulumi_spaceinvoices": ["py.typed", "pulumi-plugin.json"]},
     install_requires=["pulumi>=3.216", "requests>=2.31", "pydantic>=2.5"],
     extras_require={
         "sandbox": SANDBOX,
