@@ -272,6 +272,8 @@ class PhaseResult:
     roles: dict[str, dict[str, float]] = field(default_factory=dict)
     peak_tree_mb: float = 0.0
     sandbox_cpu_s: float = 0.0
+    first_request_s: float | None = None
+    last_request_s: float | None = None
     machine_busy_cores: float = 0.0
     log: str = ""
 
@@ -374,6 +376,7 @@ class Stack:
         sandbox_cpu = self.sandbox.cpu_seconds() if self.sandbox else 0.0
         busy_before, _ = system_cpu()
         log_path = self.root / "logs" / f"{phase}.log"
+        started_at = time.time()  # the sandbox stamps its requests with the same clock
         started = time.monotonic()
         with open(log_path, "w", encoding="utf-8") as log:
             process = subprocess.Popen([self.cli, *args, "--non-interactive", "--stack", STACK], cwd=self.folder,
@@ -430,6 +433,10 @@ class Stack:
             result.requests = len(records)
             result.throttled = sum(1 for r in records if r["status"] == 429)
             result.by_operation = dict(Counter(f"{r['method']} {r['operation']}" for r in records))
+            if records:
+                stamps = [r["timestamp"] for r in records]
+                result.first_request_s = round(min(stamps) - started_at, 2)
+                result.last_request_s = round(max(stamps) - started_at, 2)
         result.checkpoint_bytes, result.checkpoint_resources = self.checkpoint()
         return result
 
@@ -559,6 +566,12 @@ def _peak(result: PhaseResult, role: str) -> float:
     return result.engine_peak_mb if role == "engine" else result.roles.get(role, {}).get("peak_mb", 0.0)
 
 
+def sum_ratio(results: list[PhaseResult], ours: PhaseResult) -> float | None:
+    """wall / (floor + bound): 1.0 when the provider's requests overlap nothing the engine does."""
+    floor = floor_of(results, ours)
+    return round(ours.wall_s / (floor.wall_s + ours.bound_s), 2) if floor else None
+
+
 def add_rows(report: Report, results: list[PhaseResult], *, quick: bool) -> None:
     for ours in _ours(results):
         variant = "" if ours.program == "ours" else ", settled program"
@@ -573,10 +586,13 @@ def add_rows(report: Report, results: list[PhaseResult], *, quick: bool) -> None
         report.add(Row(
             f"{key}.ratio", "cli", f"{where}: {ours.phase}: wall vs max(bound, floor)", value, "x",
             None if quick or floor is None else TARGET,
-            detail=f"{ours.wall_s:.1f} s; bound {ours.bound_s:.1f} s ({ours.accepted} requests / {RATE_LIMIT}/s); "
-                   f"floor {f'{floor.wall_s:.1f} s' if floor else 'not run'}; CPU s: engine {_cpu(ours, 'engine'):.0f}, "
-                   f"program {_cpu(ours, 'program'):.0f}, provider {_cpu(ours, 'provider'):.0f}, sandbox "
-                   f"{ours.sandbox_cpu_s:.0f}; machine {ours.machine_busy_cores:.2f} of {os.cpu_count()} cores busy"))
+            detail=f"{ours.wall_s:.1f} s; bound {ours.bound_s:.1f} s ({ours.accepted} requests / {RATE_LIMIT}/s"
+                   + (f", sent from {ours.first_request_s:.1f} s to {ours.last_request_s:.1f} s"
+                      if ours.first_request_s is not None else "") + "); "
+                   + f"floor {f'{floor.wall_s:.1f} s' if floor else 'not run'}"
+                   + (f" (wall / (floor + bound) = {sum_ratio(results, ours):.2f}x)" if floor else "") + "; CPU s: engine {_cpu(ours, 'engine'):.0f}, "
+                   + f"program {_cpu(ours, 'program'):.0f}, provider {_cpu(ours, 'provider'):.0f}, sandbox "
+                   + f"{ours.sandbox_cpu_s:.0f}; machine {ours.machine_busy_cores:.2f} of {os.cpu_count()} cores busy"))
     for ours in (r for r in results if r.program == "ours" and r.phase == "up"):
         key = f"cli.{ours.orgs}.{ours.mode}"
         where = f"{ours.orgs} orgs, {ours.mode} checkpoints"
@@ -596,8 +612,9 @@ def add_rows(report: Report, results: list[PhaseResult], *, quick: bool) -> None
 def markdown_table(results: list[PhaseResult]) -> str:
     """One line per (N, checkpoint mode, program, phase): ours, the floor, the bound, the ratio."""
     lines = ["| orgs | checkpoints | program | phase | wall s | requests | bound s | floor s | ratio | "
-             "CPU s: engine / program / provider / sandbox | peak MB: engine / program / provider |",
-             "|---:|---|---|---|---:|---:|---:|---:|---:|---|---|"]
+             "wall / (floor + bound) | CPU s: engine / program / provider / sandbox | "
+             "peak MB: engine / program / provider |",
+             "|---:|---|---|---|---:|---:|---:|---:|---:|---:|---|---|"]
     for ours in _ours(results):
         floor = floor_of(results, ours)
         value, _ = ratio(results, ours)
@@ -605,7 +622,7 @@ def markdown_table(results: list[PhaseResult]) -> str:
             f"| {ours.orgs:,} | {ours.mode} | {'shipped' if ours.program == 'ours' else 'settled'} | {ours.phase} | "
             f"{ours.wall_s:.1f} | {ours.requests:,} | {ours.bound_s:.1f} | "
             f"{f'{floor.wall_s:.1f}' if floor else 'n/a'} | {'n/a' if value is None else f'{value:.2f}x'} | "
-            f"{_cpu(ours, 'engine'):.0f} / {_cpu(ours, 'program'):.0f} / {_cpu(ours, 'provider'):.0f} / "
+            f"{'n/a' if floor is None else f'{sum_ratio(results, ours):.2f}x'} | {_cpu(ours, 'engine'):.0f} / {_cpu(ours, 'program'):.0f} / {_cpu(ours, 'provider'):.0f} / "
             f"{ours.sandbox_cpu_s:.0f} | "
             f"{_peak(ours, 'engine'):.0f} / {_peak(ours, 'program'):.0f} / {_peak(ours, 'provider'):.0f} |")
     return "\n".join(lines)
