@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -39,6 +40,15 @@ def descendants(pid: int) -> list[int]:
             found.append(child)
             todo.append(child)
     return found
+
+
+def restore_previous_checkpoint(backend: Path) -> None:
+    """`cp <stack>.json.bak <stack>.json` (and its attributes file) in the file backend's stacks folder."""
+    for backup in backend.glob(".pulumi/stacks/*/*.json.bak"):
+        target = backup.with_suffix("")
+        shutil.copyfile(backup, target)
+        if backup.with_name(backup.name + ".attrs").exists():
+            shutil.copyfile(backup.with_name(backup.name + ".attrs"), target.with_name(target.name + ".attrs"))
 
 
 @pytest.mark.parametrize("skip_checkpoints", [False, True], ids=["default-checkpoints", "checkpoints-skipped"])
@@ -78,6 +88,11 @@ def test_an_up_killed_midway_then_cancelled_converges_with_one_account_per_organ
     assert 0 < existing < ORGANIZATIONS, "the kill should land mid-run"
 
     locked = project.up(check=False, env=env)
+    if "failed to load checkpoint" in locked.stdout:
+        # Seen once in a loaded CI-like run: the kill cut the file backend's checkpoint write short.
+        # The recovery README gives: put back the previous checkpoint the backend keeps beside it.
+        restore_previous_checkpoint(workspace.backend)
+        locked = project.up(check=False, env=env)
     assert locked.returncode != 0 and "the stack is currently locked" in locked.stdout
     cancelled = project.pulumi("cancel", "--yes")
     assert "has been canceled" in cancelled.stdout
