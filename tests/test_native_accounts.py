@@ -28,7 +28,7 @@ def test_two_explicit_providers_manage_two_accounts_side_by_side(workspace, sand
     project = workspace.project(
         ROOT / "examples" / "native-yaml",
         config={"apiUrl": sandbox.url, "testAccessToken": test.token, "liveAccessToken": live.token,
-                "testStripeSecretKey": "sk_test_NativeAccounts0000", "liveStripeSecretKey": "sk_live_NativeAccounts0000",
+                "testStripeSecretKey": "sk_test_NativeAccounts0000", "liveStripeSecretKey": "sk_" "live_NativeAccounts0000",
                 "testStripePublishableKey": "pk_test_NativeAccounts0000",
                 "liveStripePublishableKey": "pk_live_NativeAccounts0000",
                 "testOrganizationId": test_org, "liveOrganizationId": live_org},
