@@ -757,7 +757,8 @@ def _command_line(*args: str) -> Iterator[str]:
         yield _read_until(process, "Press Ctrl-C", timeout=15)
     finally:
         process.terminate()
-        assert process.wait(timeout=15) == 0
+        # Generous: once, in a loaded CI-like run, the second restart's clean exit took over 15 s.
+        assert process.wait(timeout=60) == 0
 
 
 def _read_until(process: subprocess.Popen[str], marker: str, timeout: float) -> str:
