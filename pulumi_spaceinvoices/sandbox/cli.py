@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-import threading
+import time
 from collections.abc import Sequence
 from types import FrameType
 
@@ -38,10 +38,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Start the sandbox, print how to use it, serve until interrupted."""
     args = parse_args(argv)
-    stop = threading.Event()
+    # A flag, not a threading.Event: the handler runs in the main thread, and Event.set() takes the
+    # lock that the main thread may be holding inside Event.wait() at that instant (a deadlock seen
+    # once under load: SIGTERM caught, the process never exited).
+    stopping: list[int] = []
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
+        stopping.append(signum)
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
@@ -71,7 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "Press Ctrl-C to stop.",
             flush=True,
         )
-        stop.wait()
+        while not stopping:
+            time.sleep(0.1)
     finally:
         sandbox.stop()
     return 0
