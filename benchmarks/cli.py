@@ -319,22 +319,11 @@ class Stack:
         (self.folder / "Pulumi.yaml").write_text(yaml.safe_dump(project, sort_keys=False), encoding="utf-8")
         names = {f"org-{i:05d}": org_id for i, org_id in enumerate(orgs)}
         (self.folder / "fleet.yaml").write_text(yaml.safe_dump(names), encoding="utf-8")
-        inherited = {k: v for k, v in os.environ.items()
-                     if not k.startswith(("SPACEINVOICES_", "PULUMI_")) and k not in ("VIRTUAL_ENV", "PYTHONPATH")}
-        self.env = {
-            **inherited,
-            "PATH": os.pathsep.join([str(Path(sys.executable).parent), str(Path(cli).parent),
-                                     os.environ.get("PATH", "")]),
-            "PYTHONPATH": str(ROOT),  # the floor's providers (benchmarks._noop) import in the provider process
-            "PULUMI_HOME": str(root / "home"),
-            "PULUMI_BACKEND_URL": f"file://{self.backend}",
-            "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
-            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-            "PULUMI_SKIP_UPDATE_CHECK": "true",
-            "PULUMI_SKIP_CONFIRMATIONS": "true",
-            "NO_COLOR": "1",
-            **MODES[mode],
-        }
+        from tests.realengine import cli_environment
+
+        # PYTHONPATH: the floor's providers (benchmarks._noop) import in the provider process.
+        self.env = cli_environment(cli, home=root / "home", backend=self.backend, passphrase=PASSPHRASE,
+                                   extra={"PYTHONPATH": str(ROOT), **MODES[mode]})
 
     def _pulumi(self, *args: str, input: str | None = None, timeout: float = 120) -> str:
         result = subprocess.run([self.cli, *args, "--stack", STACK] if args[:2] != ("stack", "init") else

@@ -48,6 +48,27 @@ def require_cli() -> str:
     return cli
 
 
+def cli_environment(cli: str, *, home: Path, backend: Path, passphrase: str,
+                    extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment to run `cli` in: this interpreter's folder and the CLI's first on PATH, a
+    private PULUMI_HOME and file backend, plugin downloads off, nothing of the caller's Pulumi or
+    Space Invoices settings (the benchmarks use it too)."""
+    inherited = {k: v for k, v in os.environ.items()
+                 if not k.startswith(("SPACEINVOICES_", "PULUMI_")) and k != "VIRTUAL_ENV"}
+    return {
+        **inherited,
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), str(Path(cli).parent), os.environ.get("PATH", "")]),
+        "PULUMI_HOME": str(home),
+        "PULUMI_BACKEND_URL": f"file://{backend}",
+        "PULUMI_CONFIG_PASSPHRASE": passphrase,
+        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+        "PULUMI_SKIP_UPDATE_CHECK": "true",
+        "PULUMI_SKIP_CONFIRMATIONS": "true",
+        "NO_COLOR": "1",
+        **(extra or {}),
+    }
+
+
 class Workspace:
     """A private Pulumi home, file backend and passphrase under `root`."""
 
@@ -57,21 +78,8 @@ class Workspace:
         self.backend = root / "state"
         self.home.mkdir(parents=True, exist_ok=True)
         self.backend.mkdir(parents=True, exist_ok=True)
-        cli_dir = str(Path(require_cli()).parent)
-        inherited = {k: v for k, v in os.environ.items()
-                     if not k.startswith(("SPACEINVOICES_", "PULUMI_")) and k not in ("VIRTUAL_ENV",)}
-        self.env: dict[str, str] = {
-            **inherited,
-            "PATH": os.pathsep.join([str(Path(sys.executable).parent), cli_dir, os.environ.get("PATH", "")]),
-            "PULUMI_HOME": str(self.home),
-            "PULUMI_BACKEND_URL": f"file://{self.backend}",
-            "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
-            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-            "PULUMI_SKIP_UPDATE_CHECK": "true",
-            "PULUMI_SKIP_CONFIRMATIONS": "true",
-            "NO_COLOR": "1",
-            **(extra_env or {}),
-        }
+        self.env = cli_environment(require_cli(), home=self.home, backend=self.backend, passphrase=PASSPHRASE,
+                                   extra=extra_env)
 
     def project(self, folder: Path | str, *, stack: str = "dev", config: Mapping[str, Any] | None = None,
                 secrets: Iterable[str] = ()) -> Project:
