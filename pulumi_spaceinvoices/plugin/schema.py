@@ -26,6 +26,7 @@ from ._names import camel
 PACKAGE = "spaceinvoices"
 CONFIG_TOKEN = "accessToken"
 CONFIG_API_URL = "apiUrl"
+REPOSITORY = "https://github.com/spaceinvoices/pulumi-spaceinvoices"
 
 
 @dataclass(frozen=True)
@@ -202,9 +203,29 @@ def _properties(fields: tuple[Field, ...], secrets: frozenset[str]) -> dict[str,
     return out
 
 
+# How `pulumi import` finds an existing object (the registry's "Import" section, kept in the description).
+IMPORT = {
+    "StripeConnectConfig": (
+        "connect", "stripe-connect",
+        "An account has one Connect config, so any id imports it. The code `pulumi import` writes leaves "
+        "the secret inputs empty (it never prints a secret): set them from secret config.",
+    ),
+    "OrganizationConnectAccount": ("acme", "<organizationId>", "The id is the organization's id."),
+}
+
+
+def _described(kind: Kind) -> str:
+    found = IMPORT.get(kind.token.rsplit(":", 1)[1])
+    if found is None:
+        return kind.description
+    name, example_id, note = found
+    return (f"{kind.description}\n\n## Import\n\n{note}\n\n"
+            f"```sh\n$ pulumi import {kind.token} {name} {example_id}\n```\n")
+
+
 def _resource_spec(kind: Kind) -> dict[str, Any]:
     return {
-        "description": kind.description,
+        "description": _described(kind),
         "inputProperties": _properties(kind.inputs, kind.secrets),
         "requiredInputs": sorted(camel(name) for name in kind.required_inputs),
         "properties": _properties(kind.outputs, kind.secrets),
@@ -244,7 +265,14 @@ def schema() -> dict[str, Any]:
         },
         "resources": {kind.token: _resource_spec(kind) for kind in resources()},
         "functions": {kind.token: _function_spec(kind) for kind in functions()},
-        "language": {"python": {"packageName": "pulumi_spaceinvoices_native"}},
+        "repository": REPOSITORY,
+        # Generated SDKs are whole packages (pyproject.toml, package.json, go.mod) at the schema's version.
+        "meta": {"supportPack": True},
+        "language": {
+            "python": {"packageName": "pulumi_spaceinvoices_native"},
+            "nodejs": {"packageName": "@spaceinvoices/pulumi"},
+            "go": {"importBasePath": f"{REPOSITORY.removeprefix('https://')}/sdk/go/spaceinvoices"},
+        },
     }
 
 
