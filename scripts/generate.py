@@ -1,0 +1,186 @@
+"""Regenerates everything made from the native provider's schema: `sdk/schema.json` (what
+`pulumi package get-schema` prints for the plugin on PATH), the SDKs `pulumi package gen-sdk` writes
+for Python, TypeScript and Go (`sdk/python`, `sdk/nodejs`, `sdk/go`), and the reference pages
+(`docs/reference/`). CI runs it, then `git diff --exit-code`: what is checked in must be current.
+
+    python scripts/generate.py     # needs `pulumi` and `pulumi-resource-spaceinvoices` on PATH
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+SDK = ROOT / "sdk"
+REFERENCE = ROOT / "docs" / "reference"
+LANGUAGES = ("python", "nodejs", "go")
+# The programs CI runs under the real CLI; their `example:` regions are the reference pages' examples.
+EXAMPLES = ROOT / "tests" / "programs" / "native-lifecycle"
+EXAMPLE_FILES = {"YAML": "yaml/Pulumi.yaml", "TypeScript": "typescript/index.ts", "Python": "python/__main__.py",
+                 "Go": "go/main.go"}
+FENCE = {"YAML": "yaml", "TypeScript": "typescript", "Python": "python", "Go": "go"}
+
+
+def pulumi(*args: str, home: Path, cwd: Path) -> str:
+    env = {**os.environ, "PULUMI_HOME": str(home), "PULUMI_SKIP_UPDATE_CHECK": "true",
+           "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true", "NO_COLOR": "1"}
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    result = subprocess.run(["pulumi", *args], env=env, cwd=cwd, capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.exit(f"pulumi {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
+    return result.stdout
+
+
+def generate_sdks(scratch: Path) -> dict[str, Any]:
+    plugin = shutil.which("pulumi-resource-spaceinvoices", path=os.pathsep.join(
+        [str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
+    if plugin is None:
+        sys.exit("pulumi-resource-spaceinvoices is not on PATH: pip install -e . first")
+    home = scratch / "pulumi-home"
+    schema_text = pulumi("package", "get-schema", plugin, home=home, cwd=scratch)
+    schema = json.loads(schema_text)
+    SDK.mkdir(exist_ok=True)
+    (SDK / "schema.json").write_text(json.dumps(schema, indent=2) + "\n")
+    for language in LANGUAGES:
+        out = scratch / "out"
+        pulumi("package", "gen-sdk", str(SDK / "schema.json"), "--language", language, "--out", str(out),
+               home=home, cwd=scratch)
+        shutil.rmtree(SDK / language, ignore_errors=True)
+        shutil.move(out / language, SDK / language)
+        shutil.rmtree(out)
+    return schema
+
+
+# -- Reference pages --------------------------------------------------------------------------------
+
+def pascal(name: str) -> str:
+    return name[:1].upper() + name[1:]
+
+
+def snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def kebab(name: str) -> str:
+    return snake(name).replace("_", "-")
+
+
+def type_of(spec: dict[str, Any]) -> str:
+    if spec.get("$ref") == "pulumi.json#/Any":
+        return "JSON object"
+    return spec["type"]
+
+
+def examples(member: str) -> list[tuple[str, str]]:
+    """The `example: <member>` regions of the tested programs, as (language, code)."""
+    found = []
+    pattern = re.compile(rf"^[ \t]*(?:#|//) example: {member}\n(.*?)^[ \t]*(?:#|//) end example", re.M | re.S)
+    for language, path in EXAMPLE_FILES.items():
+        text = (EXAMPLES / path).read_text()
+        match = pattern.search(text)
+        if match:
+            lines = match.group(1).rstrip().splitlines()
+            indent = min(len(line) - len(line.lstrip()) for line in lines if line.strip())
+            found.append((language, "\n".join(line[indent:] for line in lines)))
+    return found
+
+
+def property_table(properties: dict[str, Any], required: list[str]) -> list[str]:
+    rows = ["| Property | Type | Description |", "|---|---|---|"]
+    for name, spec in properties.items():
+        marks = [] if name not in required else ["required"]
+        if spec.get("secret"):
+            marks.append("secret")
+        names = f"`{name}`<br>Python `{snake(name)}`, Go `{pascal(name)}`"
+        kind = type_of(spec) + (f" ({', '.join(marks)})" if marks else "")
+        rows.append(f"| {names} | {kind} | {spec['description']} |")
+    return rows
+
+
+def example_section(member: str) -> list[str]:
+    found = examples(member)
+    if not found:
+        return []
+    lines = ["## Example usage", "",
+             f"From the programs CI runs under the real Pulumi CLI ([`{EXAMPLES.relative_to(ROOT)}`]"
+             f"(../../{EXAMPLES.relative_to(ROOT)})), one per language.", ""]
+    for language, code in found:
+        lines += [f"### {language}", "", f"```{FENCE[language]}", code, "```", ""]
+    return lines
+
+
+def resource_page(token: str, spec: dict[str, Any]) -> str:
+    name = token.rsplit(":", 1)[1]
+    description, _, import_section = spec["description"].partition("\n## Import\n")
+    inputs = spec["inputProperties"]
+    outputs = {key: value for key, value in spec["properties"].items() if key not in inputs}
+    lines = [f"# {name}", "", f"Resource `{token}` of the `spaceinvoices` native provider.", "",
+             description.strip(), "", *example_section(name),
+             "## Inputs", "", *property_table(inputs, spec.get("requiredInputs", [])), "",
+             "## Outputs", "", "Every input is an output too, and:", "", *property_table(outputs, []), ""]
+    if import_section:
+        lines += ["## Import", "", import_section.strip(), ""]
+    return "\n".join(lines)
+
+
+def function_page(token: str, spec: dict[str, Any]) -> str:
+    name = token.rsplit(":", 1)[1]
+    lines = [f"# {name}", "", f"Function `{token}` of the `spaceinvoices` native provider (an invoke): "
+             f"Python `{snake(name)}` / `{snake(name)}_output`, TypeScript `{name}` / `{name}Output`, Go "
+             f"`{pascal(name)}` / `{pascal(name)}Output`.", "", spec["description"], "", *example_section(name),
+             "## Arguments", "", *property_table(spec["inputs"]["properties"], spec["inputs"].get("required", [])),
+             "", "## Result", "", *property_table(spec["outputs"]["properties"], spec["outputs"].get("required", [])),
+             ""]
+    return "\n".join(lines)
+
+
+def provider_page(schema: dict[str, Any]) -> str:
+    provider = schema["provider"]
+    return "\n".join([
+        "# Provider configuration", "",
+        "Resource `pulumi:providers:spaceinvoices`: the stack's default provider reads the stack config "
+        "`spaceinvoices:<property>`; an explicit provider takes the same properties as inputs.", "",
+        provider["description"], "", *example_section("Provider"),
+        "## Properties", "", *property_table(provider["inputProperties"], []), "",
+        "```sh", "pulumi config set --secret spaceinvoices:accessToken <token>",
+        "pulumi config set spaceinvoices:apiUrl https://api-test.spaceinvoices.com", "```", ""])
+
+
+def write_reference(schema: dict[str, Any]) -> None:
+    pages = {"provider.md": provider_page(schema)}
+    index = ["# `spaceinvoices` native provider reference", "",
+             f"Generated by `scripts/generate.py` from the schema the plugin prints (`sdk/schema.json`, version "
+             f"{schema['version']}). {schema['description']}", "",
+             "- [Provider configuration](provider.md)"]
+    for token, spec in schema["resources"].items():
+        page = f"{kebab(token.rsplit(':', 1)[1])}.md"
+        pages[page] = resource_page(token, spec)
+        index.append(f"- Resource [{token.rsplit(':', 1)[1]}]({page})")
+    for token, spec in schema["functions"].items():
+        page = f"{kebab(token.rsplit(':', 1)[1])}.md"
+        pages[page] = function_page(token, spec)
+        index.append(f"- Function [{token.rsplit(':', 1)[1]}]({page})")
+    pages["README.md"] = "\n".join(index) + "\n"
+    shutil.rmtree(REFERENCE, ignore_errors=True)
+    REFERENCE.mkdir(parents=True)
+    for page, text in pages.items():
+        (REFERENCE / page).write_text(text)
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        schema = generate_sdks(Path(scratch))
+    write_reference(schema)
+    print(f"wrote {SDK.relative_to(ROOT)}/ ({', '.join(LANGUAGES)}) and {REFERENCE.relative_to(ROOT)}/")
+
+
+if __name__ == "__main__":
+    main()
