@@ -130,6 +130,14 @@ def configured(sandbox: Sandbox, account: Account, new_run: Callable[[], None]) 
     _provider.SpaceInvoicesProvider().configure(ConfigureRequest(config))
 
 
+@pytest.fixture(scope="session")
+def toolchains(tmp_path_factory: Any) -> Any:
+    """The native lifecycle program's toolchain per language, built once a session (tests/native_sdks.py)."""
+    from tests.native_sdks import Toolchains
+
+    return Toolchains(tmp_path_factory.mktemp("toolchains"))
+
+
 @pytest.fixture
 def workspace(tmp_path: Any) -> Any:
     """A real-CLI workspace (tests/realengine.py): own PULUMI_HOME, file backend and passphrase."""

@@ -102,6 +102,7 @@ class Project:
         self.workspace = workspace
         self.folder = folder
         self.stack_name = stack
+        self.env: dict[str, str] = {}  # this program's own additions to the workspace's environment
 
     def pulumi(self, *args: str, check: bool = True, env: Mapping[str, str] | None = None,
                input: str | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
@@ -111,7 +112,7 @@ class Project:
         stack = [] if head[:2] == ("stack", "init") else ["--stack", self.stack_name]
         command = [require_cli(), *head, *stack, *tail]
         result = subprocess.run(
-            command, cwd=self.folder, env={**self.workspace.env, **(env or {})}, input=input, text=True,
+            command, cwd=self.folder, env={**self.workspace.env, **self.env, **(env or {})}, input=input, text=True,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout,
         )
         if check and result.returncode != 0:
@@ -164,5 +165,5 @@ class Project:
 
         return auto.select_stack(
             stack_name=self.stack_name, work_dir=str(self.folder),
-            opts=auto.LocalWorkspaceOptions(env_vars=self.workspace.env, pulumi_home=str(self.workspace.home)),
+            opts=auto.LocalWorkspaceOptions(env_vars={**self.workspace.env, **self.env}, pulumi_home=str(self.workspace.home)),
         )

@@ -1,8 +1,8 @@
-"""The native provider (`pulumi-resource-spaceinvoices`) under the real Pulumi CLI, driven by a Pulumi
-YAML program (tests/programs/native-lifecycle), against the sandbox, with the API calls of every
-step counted from the sandbox's request log: the same lifecycle and the same calls as the dynamic
-providers (tests/test_engine_lifecycle.py), plus what only a plugin can do: `pulumi import`, `get`
-by id, a real invoke.
+"""The native provider (`pulumi-resource-spaceinvoices`) under the real Pulumi CLI, against the
+sandbox, with the API calls of every step counted from the sandbox's request log: the same lifecycle
+and the same calls as the dynamic providers (tests/test_engine_lifecycle.py), run by one program in
+each language (tests/programs/native-lifecycle/: Pulumi YAML, and Python, TypeScript and Go on the
+SDKs generated into sdk/), plus what only a plugin can do: `pulumi import`, `get` by id, a real invoke.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.native_sdks import LANGUAGES, LIFECYCLE
 from tests.realengine import PROGRAMS, require_cli
 
 SECRET_KEY = "sk_test_NativeLifecycle0000"
@@ -46,21 +47,25 @@ def plugin_version_warnings_only(output: str) -> list[str]:
 
 
 @pytest.fixture
-def native(workspace, sandbox, account):
-    """The native lifecycle program as a new stack, pointed at the sandbox with `account`'s token."""
+def native(workspace, sandbox, account, toolchains):
+    """The native lifecycle program (in `language`, default YAML) as a new stack, pointed at the
+    sandbox with `account`'s token."""
 
-    def make(**config):
-        return workspace.project(
-            PROGRAMS / "native-lifecycle",
+    def make(language="yaml", **config):
+        project = workspace.project(
+            LIFECYCLE / language,
             config={"apiUrl": sandbox.url, "accessToken": account.token, "stripeSecretKey": SECRET_KEY, **config},
             secrets={"accessToken", "stripeSecretKey"},
         )
+        toolchains.prepare(language, project)
+        return project
 
     return make
 
 
-def test_preview_up_noop_update_refresh_drift_replace_and_destroy(native, sandbox, account, org_id):
-    project = native(organizationId=org_id)
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_preview_up_noop_update_refresh_drift_replace_and_destroy(native, sandbox, account, org_id, language):
+    project = native(language, organizationId=org_id)
 
     sandbox.clear_requests()
     preview = project.preview()
@@ -128,6 +133,18 @@ def test_preview_up_noop_update_refresh_drift_replace_and_destroy(native, sandbo
     assert summary(noop.stdout) == {}
     assert calls(sandbox) == {}, "onboarded: an up with nothing changed calls nothing at all"
     project.preview("--expect-no-changes")
+
+    if language != "yaml":  # (the YAML program can't branch: tests/programs/native-read runs its invoke)
+        invoice = sandbox.create_invoice(org_id, amount=125.0, currency="EUR")
+        project.set_config({"shareableId": invoice.shareable_id})
+        sandbox.clear_requests()
+        paid = project.up()
+        assert summary(paid.stdout) == {}
+        assert calls(sandbox) == {"get_payment_intent": 1}, "the invoke, once; the resources call nothing"
+        outputs = project.stack.outputs()
+        assert outputs["paymentIntentId"].value.startswith("pi_")
+        assert outputs["clientSecret"].secret, "the generated SDK keeps the invoke's secret field secret"
+        project.pulumi("config", "rm", "shareableId")
 
     other_org = sandbox.create_organization(account.id, name="Other d.o.o.")
     project.set_config({"organizationId": other_org})
@@ -217,7 +234,7 @@ def test_pulumi_import_of_an_organization_account_writes_the_code_the_program_de
 
     declared = yaml.safe_load(code)["resources"]["acme"]
     # YAML's short form of the token (the `index` module left out), and what
-    # tests/programs/native-lifecycle declares for the same account, nothing else.
+    # tests/programs/native-lifecycle/yaml declares for the same account, nothing else.
     assert declared["type"] == "spaceinvoices:OrganizationConnectAccount"
     assert declared["properties"] == {"organizationId": org_id, "active": True}
     assert declared["options"] == {"protect": True}
@@ -378,7 +395,7 @@ def test_the_plugin_on_path_reports_the_version_a_program_asks_for(workspace, sa
 
     def preview_asking_for(version: str) -> str:
         program = tmp_path / f"asks-{version}"
-        shutil.copytree(PROGRAMS / "native-lifecycle", program)
+        shutil.copytree(LIFECYCLE / "yaml", program)
         text = (program / "Pulumi.yaml").read_text()
         text = text.replace("    type: pulumi:providers:spaceinvoices\n",
                             f"    type: pulumi:providers:spaceinvoices\n    options:\n      version: {version}\n")
