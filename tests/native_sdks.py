@@ -6,8 +6,9 @@ test's copy of a program only wired to it.
 - python: `pip install --no-deps` of sdk/python into a folder the program gets as PYTHONPATH.
 - typescript: the program's package.json installed once; sdk/nodejs compiled with its TypeScript
   and installed as a packed tarball (as `npm publish` would ship it); each copy links that node_modules.
-- go: the program built once against sdk/go (a `replace` to the copy's absolute path); each copy's
-  Pulumi.yaml names that binary (`runtime.options.binary`), so no step compiles again.
+- go: a `replace` of the SDK's module by sdk/go's absolute path. The lifecycle program is built
+  once and each copy's Pulumi.yaml names that binary (`runtime.options.binary`), so no step
+  compiles again; any other program (`prepare_source`) is compiled by the Go host, as a user's is.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SDK = ROOT / "sdk"
 LIFECYCLE = PROGRAMS / "native-lifecycle"
 LANGUAGES = ("yaml", "python", "typescript", "go")
+GO_MODULE = "github.com/spaceinvoices/pulumi-spaceinvoices/sdk/go"
 
 
 def run(*command: str, cwd: Path, env: dict[str, str] | None = None) -> None:
@@ -34,6 +36,11 @@ def run(*command: str, cwd: Path, env: dict[str, str] | None = None) -> None:
                             timeout=900)
     if result.returncode != 0:
         raise AssertionError(f"`{' '.join(command)}` exited {result.returncode}:\n{result.stdout}{result.stderr}")
+
+
+def use_sdk(go_program: Path) -> None:
+    """Point a Go program's `replace` of the SDK module at sdk/go (the checked-in one is relative)."""
+    run("go", "mod", "edit", "-replace", f"{GO_MODULE}={SDK / 'go'}", cwd=go_program)
 
 
 class Toolchains:
@@ -45,7 +52,15 @@ class Toolchains:
             "yaml": lambda project: None, "python": self._python, "typescript": self._typescript, "go": self._go}
 
     def prepare(self, language: str, project: Project) -> None:
+        """Wire a copy of the lifecycle program in `language` to its toolchain."""
         self.preparers[language](project)
+
+    def prepare_source(self, language: str, project: Project) -> None:
+        """Wire a copy of another program, whose code changes, to its toolchain."""
+        if language == "go":
+            use_sdk(project.folder)
+        else:
+            self.preparers[language](project)
 
     # -- Python ---------------------------------------------------------------------------------------
     @cached_property
@@ -83,8 +98,7 @@ class Toolchains:
     def go_binary(self) -> Path:
         source = self.root / "go-program"
         shutil.copytree(LIFECYCLE / "go", source)
-        run("go", "mod", "edit", "-replace", f"github.com/spaceinvoices/pulumi-spaceinvoices/sdk/go={SDK / 'go'}",
-            cwd=source)
+        use_sdk(source)
         binary = self.root / "go-program-binary"
         run("go", "build", "-o", str(binary), ".", cwd=source)
         return binary

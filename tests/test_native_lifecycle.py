@@ -211,7 +211,7 @@ def test_a_bad_input_fails_the_preview_naming_the_schema_property_before_any_req
 def importer(workspace, sandbox, account):
     """The empty native program as a new stack on the default provider (stack config)."""
     return workspace.project(
-        PROGRAMS / "native-import",
+        PROGRAMS / "native-import" / "yaml",
         config={"spaceinvoices:apiUrl": sandbox.url, "spaceinvoices:accessToken": account.token},
         secrets={"spaceinvoices:accessToken"},
     )
@@ -245,6 +245,42 @@ def test_pulumi_import_of_an_organization_account_writes_the_code_the_program_de
     program.write_text(program.read_text().replace("resources: {}\n", code))
     sandbox.clear_requests()
     importer.preview("--expect-no-changes")
+    assert calls(sandbox) == {}
+
+
+MAIN_FILE = {"python": "__main__.py", "typescript": "index.ts", "go": "main.go"}
+
+
+@pytest.mark.parametrize("language", ["python", "typescript", "go"])
+def test_pulumi_import_writes_a_program_in_each_sdk_language_that_declares_what_was_imported(
+        workspace, sandbox, account, api, org_id, connect_enabled, toolchains, language):
+    assert api.post(f"/v1/organizations/{org_id}/stripe-connect/account", json={}).status_code == 200
+    project = workspace.project(
+        PROGRAMS / "native-import" / language,
+        config={"spaceinvoices:apiUrl": sandbox.url, "spaceinvoices:accessToken": account.token},
+        secrets={"spaceinvoices:accessToken"},
+    )
+    toolchains.prepare_source(language, project)
+    sandbox.clear_requests()
+    result = project.pulumi("import", "--yes", "--skip-preview", ACCOUNT, "acme", org_id)
+    assert calls(sandbox) == {"get_account": 1}
+    code = result.stdout.split("the destroy will take effect.", 1)[1].strip() + "\n"
+    # The program in the project's language, on its SDK, with what was imported and nothing else.
+    expected = {
+        "python": ("import pulumi_spaceinvoices_native as spaceinvoices", "spaceinvoices.OrganizationConnectAccount(",
+                   f'organization_id="{org_id}"', "active=True", "protect=True"),
+        "typescript": ('import * as spaceinvoices from "@spaceinvoices/pulumi";',
+                       "new spaceinvoices.OrganizationConnectAccount(", f'organizationId: "{org_id}"', "active: true",
+                       "protect: true"),
+        "go": ('"github.com/spaceinvoices/pulumi-spaceinvoices/sdk/go/spaceinvoices"',
+               "spaceinvoices.NewOrganizationConnectAccount(", f'pulumi.String("{org_id}")', "pulumi.Bool(true)",
+               "pulumi.Protect(true)"),
+    }[language]
+    assert [text for text in expected if text not in code] == [], code
+
+    (project.folder / MAIN_FILE[language]).write_text(code)
+    sandbox.clear_requests()
+    project.preview("--expect-no-changes")  # the pasted program runs, and declares what the state holds
     assert calls(sandbox) == {}
 
 

@@ -1,0 +1,1 @@
+"""Empty: `pulumi import` prints the code that goes here."""

@@ -1,0 +1,2 @@
+// Empty: `pulumi import` prints the code that goes here.
+export {};
