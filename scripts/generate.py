@@ -3,7 +3,8 @@
 for Python, TypeScript and Go (`sdk/python`, `sdk/nodejs`, `sdk/go`), and the reference pages
 (`docs/reference/`). CI runs it, then `git diff --exit-code`: what is checked in must be current.
 
-    python scripts/generate.py     # needs `pulumi` and `pulumi-resource-spaceinvoices` on PATH
+    python scripts/generate.py     # needs `pulumi` (CLI_VERSION) and `pulumi-resource-spaceinvoices` on PATH
+    python scripts/generate.py --cli-version   # prints CLI_VERSION (for .ci/run)
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SDK = ROOT / "sdk"
 REFERENCE = ROOT / "docs" / "reference"
 LANGUAGES = ("python", "nodejs", "go")
+# What gen-sdk writes changes between CLI releases: sdk/ is made by this one (the version .ci/run builds).
+CLI_VERSION = "v3.274.1"
 # The programs CI runs under the real CLI; their `example:` regions are the reference pages' examples.
 EXAMPLES = ROOT / "tests" / "programs" / "native-lifecycle"
 EXAMPLE_FILES = {"YAML": "yaml/Pulumi.yaml", "TypeScript": "typescript/index.ts", "Python": "python/__main__.py",
@@ -45,6 +48,11 @@ def generate_sdks(scratch: Path) -> dict[str, Any]:
     if plugin is None:
         sys.exit("pulumi-resource-spaceinvoices is not on PATH: pip install -e . first")
     home = scratch / "pulumi-home"
+    version = pulumi("version", home=home, cwd=scratch).strip()
+    if version != CLI_VERSION:
+        sys.exit(f"sdk/ is generated with pulumi {CLI_VERSION}, and the pulumi on PATH is {version}: put that "
+                 f"version first on PATH (PULUMI_CLI_VERSION={CLI_VERSION} bash ../shared/tools/pulumi-cli/install.sh "
+                 "prints its folder)")
     schema_text = pulumi("package", "get-schema", plugin, home=home, cwd=scratch)
     schema = json.loads(schema_text)
     SDK.mkdir(exist_ok=True)
@@ -176,6 +184,9 @@ def write_reference(schema: dict[str, Any]) -> None:
 
 
 def main() -> None:
+    if sys.argv[1:] == ["--cli-version"]:
+        print(CLI_VERSION)
+        return
     with tempfile.TemporaryDirectory() as scratch:
         schema = generate_sdks(Path(scratch))
     write_reference(schema)

@@ -4,8 +4,8 @@ test's copy of a program only wired to it.
 
 - yaml: nothing to build (the YAML host talks to the plugin directly).
 - python: `pip install --no-deps` of sdk/python into a folder the program gets as PYTHONPATH.
-- typescript: the program's package.json installed once; sdk/nodejs compiled with its TypeScript
-  and installed as a packed tarball (as `npm publish` would ship it); each copy links that node_modules.
+- typescript: sdk/nodejs packed by scripts/pack-nodejs-sdk.sh (the README's way) and installed
+  with the program's package.json, once; each copy links that node_modules.
 - go: a `replace` of the SDK's module by sdk/go's absolute path. The lifecycle program is built
   once and each copy's Pulumi.yaml names that binary (`runtime.options.binary`), so no step
   compiles again; any other program (`prepare_source`) is compiled by the Go host, as a user's is.
@@ -13,8 +13,6 @@ test's copy of a program only wired to it.
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import subprocess
 import sys
@@ -31,11 +29,11 @@ LANGUAGES = ("yaml", "python", "typescript", "go")
 GO_MODULE = "github.com/spaceinvoices/pulumi-spaceinvoices/sdk/go"
 
 
-def run(*command: str, cwd: Path, env: dict[str, str] | None = None) -> None:
-    result = subprocess.run(command, cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True, text=True,
-                            timeout=900)
+def run(*command: str, cwd: Path) -> str:
+    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=900)
     if result.returncode != 0:
         raise AssertionError(f"`{' '.join(command)}` exited {result.returncode}:\n{result.stdout}{result.stderr}")
+    return result.stdout
 
 
 def use_sdk(go_program: Path) -> None:
@@ -76,18 +74,13 @@ class Toolchains:
     # -- TypeScript -----------------------------------------------------------------------------------
     @cached_property
     def node_modules(self) -> Path:
+        tarball = run("bash", str(ROOT / "scripts" / "pack-nodejs-sdk.sh"), str(self.root / "nodejs-sdk"),
+                      cwd=self.root).strip()  # the README's way
         deps = self.root / "typescript"
         deps.mkdir()
         shutil.copy(LIFECYCLE / "typescript" / "package.json", deps)
         run("npm", "install", "--no-audit", "--no-fund", cwd=deps)
-        build = deps / "sdk-build"  # inside `deps`: compiles against the program's @pulumi/pulumi
-        shutil.copytree(SDK / "nodejs", build)
-        run(str(deps / "node_modules" / ".bin" / "tsc"), cwd=build)
-        for name in ("package.json", "README.md"):
-            shutil.copy(build / name, build / "bin")
-        run("npm", "pack", "--pack-destination", str(deps), str(build / "bin"), cwd=deps)
-        version = json.loads((build / "package.json").read_text())["version"]
-        run("npm", "install", "--no-audit", "--no-fund", "--no-save", f"./spaceinvoices-pulumi-{version}.tgz", cwd=deps)
+        run("npm", "install", "--no-audit", "--no-fund", "--no-save", tarball, cwd=deps)
         return deps / "node_modules"
 
     def _typescript(self, project: Project) -> None:
