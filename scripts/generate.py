@@ -26,9 +26,10 @@ LANGUAGES = ("python", "nodejs", "go")
 # What gen-sdk writes changes between CLI releases: sdk/ is made by this one (the version .ci/run builds).
 CLI_VERSION = "v3.274.1"
 # The programs CI runs under the real CLI; their `example:` regions are the reference pages' examples.
-EXAMPLES = ROOT / "tests" / "programs" / "native-lifecycle"
-EXAMPLE_FILES = {"YAML": "yaml/Pulumi.yaml", "TypeScript": "typescript/index.ts", "Python": "python/__main__.py",
-                 "Go": "go/main.go"}
+PROGRAMS = ROOT / "tests" / "programs"
+EXAMPLE_FILES = {"YAML": ["native-lifecycle/yaml/Pulumi.yaml", "native-read/Pulumi.yaml"],
+                 "TypeScript": ["native-lifecycle/typescript/index.ts"], "Python": ["native-lifecycle/python/__main__.py"],
+                 "Go": ["native-lifecycle/go/main.go"]}
 FENCE = {"YAML": "yaml", "TypeScript": "typescript", "Python": "python", "Go": "go"}
 
 
@@ -91,8 +92,8 @@ def examples(member: str) -> list[tuple[str, str]]:
     """The `example: <member>` regions of the tested programs, as (language, code)."""
     found = []
     pattern = re.compile(rf"^[ \t]*(?:#|//) example: {member}\n(.*?)^[ \t]*(?:#|//) end example", re.M | re.S)
-    for language, path in EXAMPLE_FILES.items():
-        text = (EXAMPLES / path).read_text()
+    for language, paths in EXAMPLE_FILES.items():
+        text = "\n".join((PROGRAMS / path).read_text() for path in paths)
         match = pattern.search(text)
         if match:
             lines = match.group(1).rstrip().splitlines()
@@ -118,8 +119,8 @@ def example_section(member: str) -> list[str]:
     if not found:
         return []
     lines = ["## Example usage", "",
-             f"From the programs CI runs under the real Pulumi CLI ([`{EXAMPLES.relative_to(ROOT)}`]"
-             f"(../../{EXAMPLES.relative_to(ROOT)})), one per language.", ""]
+             f"From the programs CI runs under the real Pulumi CLI ([`{PROGRAMS.relative_to(ROOT)}`]"
+             f"(../../{PROGRAMS.relative_to(ROOT)})), one per language.", ""]
     for language, code in found:
         lines += [f"### {language}", "", f"```{FENCE[language]}", code, "```", ""]
     return lines
