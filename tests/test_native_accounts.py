@@ -48,12 +48,15 @@ def test_two_explicit_providers_manage_two_accounts_side_by_side(workspace, sand
     outputs = project.outputs()
     assert outputs["testOnboardingUrl"] != outputs["liveOnboardingUrl"]
 
-    # Rotating one account's token touches nothing of either account's resources.
+    # Rotating one account's token (the old one revoked) touches nothing of either account's
+    # resources: only the `live` provider is updated, and the next calls carry the new token.
     project.set_config({"liveAccessToken": sandbox.create_token(live.id)}, secrets={"liveAccessToken"})
+    sandbox.store.revoke_token(live.token)
     sandbox.store.set_charges_enabled(test_org, True)
     sandbox.store.set_charges_enabled(live_org, True)
     sandbox.clear_requests()
-    project.up()  # the links see onboarding complete: no new link
+    rotated = project.up()  # the links see onboarding complete: no new link
+    assert "pulumi:providers:spaceinvoices live updated" in rotated.stdout and " test updated" not in rotated.stdout
     assert calls_per_account(sandbox) == {test.id: Counter({"get_account": 1}), live.id: Counter({"get_account": 1})}
     sandbox.clear_requests()
     project.preview("--expect-no-changes")

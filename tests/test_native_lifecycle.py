@@ -195,6 +195,23 @@ def test_an_error_is_one_line_with_the_request_id_and_no_secret(native, sandbox)
     assert "rejected-token-0000" not in failed.stdout and SECRET_KEY not in failed.stdout
 
 
+def test_an_up_that_fails_on_a_bad_token_converges_once_the_token_is_fixed(native, sandbox, account, org_id):
+    project = native(organizationId=org_id, accessToken="rejected-token-0000")
+    assert project.up(check=False).returncode != 0
+    assert sandbox.store.connect_config(account.id) is None and sandbox.store.count_org_accounts(org_id) == 0
+
+    project.set_config({"accessToken": account.token}, secrets={"accessToken"})
+    sandbox.clear_requests()
+    fixed = project.up()
+    assert summary(fixed.stdout) == {"created": 3, "updated": 1}  # the provider's new token: an update, no replace
+    assert calls(sandbox) == {"get_connect": 1, "enable_connect": 1, "get_account": 2, "create_account": 1,
+                              "create_link": 1}
+    assert sandbox.store.connect_config(account.id)["active"] is True and sandbox.store.count_org_accounts(org_id) == 1
+    sandbox.clear_requests()
+    assert summary(project.preview().stdout) == {"update": 1}, "only the link, as in every up before onboarding"
+    assert calls(sandbox) == {}
+
+
 def test_a_bad_input_fails_the_preview_naming_the_schema_property_before_any_request(native, sandbox):
     project = native(organizationId="../../admin")
     sandbox.clear_requests()

@@ -131,3 +131,30 @@ def test_our_error_is_found_behind_the_sdk_s_wrapper_and_others_are_not():
     assert server.ours(through_the_sdk(ours)) is ours
     assert server.ours(through_the_sdk(ValueError("a bug"))) is None
     assert isinstance(server.ours(ours), SpaceInvoicesError)
+
+
+def test_a_changed_provider_config_is_reported_as_a_change_which_the_sdk_s_diffconfig_gets_wrong(sandbox, account):
+    """A new token on an explicit provider must reach the engine as DIFF_SOME (then the engine
+    configures a plugin with it); the SDK's servicer turns `changes=True` into DIFF_NONE."""
+    from google.protobuf import struct_pb2 as struct
+    from pulumi.provider.experimental.server import ProviderServicer
+    from pulumi.runtime.proto import provider_pb2 as proto
+
+    def request(old_token, new_token):
+        olds, news = struct.Struct(), struct.Struct()
+        olds.update({"accessToken": old_token, "apiUrl": sandbox.url})
+        news.update({"accessToken": new_token, "apiUrl": sandbox.url})
+        return proto.DiffRequest(urn="urn:pulumi:dev::p::pulumi:providers:spaceinvoices::live", id="i", olds=olds,
+                                 news=news)
+
+    def answer(servicer_type, old_token, new_token):
+        servicer = servicer_type([], "0.1.0", SpaceInvoicesPlugin(), engine_address=None)
+        return asyncio.run(servicer.DiffConfig(request(old_token, new_token), None))
+
+    rotated, same = (account.token, "a-new-token-0000"), (account.token, account.token)
+    assert answer(server.servicer_class(), *rotated).changes == proto.DiffResponse.DIFF_SOME
+    assert list(answer(server.servicer_class(), *rotated).diffs) == ["accessToken"]
+    assert answer(server.servicer_class(), *rotated).replaces == [], "never a replace of every resource"
+    assert answer(server.servicer_class(), *same).changes == proto.DiffResponse.DIFF_NONE
+    # Why ours exists: when this starts failing, the SDK is fixed and the override can go.
+    assert answer(ProviderServicer, *rotated).changes == proto.DiffResponse.DIFF_NONE

@@ -7,6 +7,10 @@ package's error behind that (the SDK raises it while handling ours, so ours is i
 aborts the call with ``"<ErrorClass>: <message>"`` instead: the message already names the operation,
 the object, the request id and what to do, and never holds a secret. Any other exception is a bug
 and keeps its traceback.
+
+It also answers DiffConfig itself: the SDK's puts the provider's ``changes`` bool straight into the
+protocol's enum, where ``True`` is ``DIFF_NONE``, so a new token or API URL on an explicit provider
+would be reported as no change and never reach the plugin.
 """
 
 from __future__ import annotations
@@ -56,10 +60,27 @@ def one_line(method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[A
     return rpc
 
 
+async def diff_config(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    """DiffConfig as the SDK's Diff answers it: ``changes`` True, False or None as DIFF_SOME, DIFF_NONE
+    or DIFF_UNKNOWN (see the module docstring)."""
+    from pulumi.provider.experimental.property_value import PropertyValue
+    from pulumi.provider.experimental.provider import DiffRequest
+    from pulumi.runtime.proto import provider_pb2 as proto
+
+    response = await self._provider.diff_config(DiffRequest(
+        request.urn, request.id, PropertyValue.unmarshal_map(request.olds), PropertyValue.unmarshal_map(request.news),
+        request.ignoreChanges))
+    changes = {None: proto.DiffResponse.DIFF_UNKNOWN, True: proto.DiffResponse.DIFF_SOME,
+               False: proto.DiffResponse.DIFF_NONE}[response.changes]
+    return proto.DiffResponse(replaces=response.replaces, stables=response.stables, changes=changes,
+                              diffs=response.diffs, deleteBeforeReplace=response.delete_before_replace)
+
+
 def servicer_class() -> type:
     from pulumi.provider.experimental.server import ProviderServicer
 
     methods = {name: one_line(getattr(ProviderServicer, name)) for name in RPCS_THAT_FAIL}
+    methods["DiffConfig"] = one_line(diff_config)
     return type("SpaceInvoicesServicer", (ProviderServicer,), methods)
 
 
