@@ -1,7 +1,7 @@
 """Regenerates everything made from the native provider's schema: `sdk/schema.json` (what
 `pulumi package get-schema` prints for the plugin on PATH), the SDKs `pulumi package gen-sdk` writes
 for Python, TypeScript and Go (`sdk/python`, `sdk/nodejs`, `sdk/go`), and the reference pages
-(`docs/reference/`). CI runs it, then `git diff --exit-code`: what is checked in must be current.
+(`docs/reference/`). .ci/run runs it, then fails if git sees any change: what is checked in must be current.
 
     python scripts/generate.py     # needs `pulumi` (CLI_VERSION) and `pulumi-resource-spaceinvoices` on PATH
     python scripts/generate.py --cli-version   # prints CLI_VERSION (for .ci/run)
@@ -18,6 +18,8 @@ import sys
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from pulumi_spaceinvoices.plugin._names import snake
 
 ROOT = Path(__file__).resolve().parent.parent
 SDK = ROOT / "sdk"
@@ -72,10 +74,6 @@ def generate_sdks(scratch: Path) -> dict[str, Any]:
 
 def pascal(name: str) -> str:
     return name[:1].upper() + name[1:]
-
-
-def snake(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
 def kebab(name: str) -> str:
