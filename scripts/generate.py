@@ -157,6 +157,7 @@ def provider_page(schema: dict[str, Any]) -> str:
         "`spaceinvoices:<property>`; an explicit provider takes the same properties as inputs.", "",
         provider["description"], "", *example_section("Provider"),
         "## Properties", "", *property_table(provider["inputProperties"], []), "",
+        "The default provider, from stack config:", "",
         "```sh", "pulumi config set --secret spaceinvoices:accessToken <token>",
         "pulumi config set spaceinvoices:apiUrl https://api-test.spaceinvoices.com", "```", ""])
 
