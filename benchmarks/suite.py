@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from .report import Report
 
-SECTIONS = ("calls", "imports", "overhead", "scale", "program", "cli")
+SECTIONS = ("calls", "imports", "overhead", "scale", "program", "cli", "adapters")
 QUICK_SECTIONS = ("calls", "imports", "scale", "program", "cli")
 
 
@@ -53,5 +53,9 @@ def run(*, quick: bool, sections: Iterable[str] | None = None, orgs: list[int] |
 
             cli.run(report, orgs=orgs or ([20] if quick else [100, 1000]), quick=quick,
                     checkpoint_max=cli_checkpoint_max, extra_args=cli_args, settled=cli_settled, log=log)
+        elif section == "adapters":
+            from . import adapters
+
+            adapters.run(report, orgs=orgs[0] if orgs else 200, say=say)
         say(f"{section} done in {time.monotonic() - started:.1f} s")
     return report
