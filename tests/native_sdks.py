@@ -1,6 +1,6 @@
-"""The native lifecycle program in each language (tests/programs/native-lifecycle/<language>), made
-ready to run on the SDKs generated into sdk/: each toolchain step once per test session, then each
-test's copy of a program only wired to it.
+"""The native provider's programs in each language (tests/programs/native-*), made ready to run on
+the SDKs generated into sdk/: each toolchain step once per test session, then each test's copy of a
+program only wired to it.
 
 - yaml: nothing to build (the YAML host talks to the plugin directly).
 - python: `pip install --no-deps` of sdk/python into a folder the program gets as PYTHONPATH.
@@ -50,7 +50,7 @@ class Toolchains:
             "yaml": lambda project: None, "python": self._python, "typescript": self._typescript, "go": self._go}
 
     def prepare(self, language: str, project: Project) -> None:
-        """Wire a copy of the lifecycle program in `language` to its toolchain."""
+        """Wire a copy of a program in `language` to its toolchain (in Go: the lifecycle program, prebuilt)."""
         self.preparers[language](project)
 
     def prepare_source(self, language: str, project: Project) -> None:
