@@ -132,7 +132,7 @@ def configured(sandbox: Sandbox, account: Account, new_run: Callable[[], None]) 
 
 @pytest.fixture(scope="session")
 def toolchains(tmp_path_factory: Any) -> Any:
-    """The native lifecycle program's toolchain per language, built once a session (tests/native_sdks.py)."""
+    """The native programs' toolchain per language, built once a session (tests/native_sdks.py)."""
     from tests.native_sdks import Toolchains
 
     return Toolchains(tmp_path_factory.mktemp("toolchains"))

@@ -8,7 +8,8 @@ program only wired to it.
   with the program's package.json, once; each copy links that node_modules.
 - go: a `replace` of the SDK's module by sdk/go's absolute path. The lifecycle program is built
   once and each copy's Pulumi.yaml names that binary (`runtime.options.binary`), so no step
-  compiles again; any other program (`prepare_source`) is compiled by the Go host, as a user's is.
+  compiles again; any other program (`prepare_source`) gets the lifecycle program's go.mod and
+  go.sum (the same dependencies, kept in one place) and is compiled by the Go host, as a user's is.
 """
 
 from __future__ import annotations
@@ -56,6 +57,8 @@ class Toolchains:
     def prepare_source(self, language: str, project: Project) -> None:
         """Wire a copy of another program, whose code changes, to its toolchain."""
         if language == "go":
+            for name in ("go.mod", "go.sum"):
+                shutil.copy(LIFECYCLE / "go" / name, project.folder)
             use_sdk(project.folder)
         else:
             self.preparers[language](project)

@@ -225,13 +225,24 @@ def test_a_bad_input_fails_the_preview_naming_the_schema_property_before_any_req
 # -- What the dynamic providers cannot do ---------------------------------------------------------
 
 @pytest.fixture
-def importer(workspace, sandbox, account):
-    """The empty native program as a new stack on the default provider (stack config)."""
-    return workspace.project(
-        PROGRAMS / "native-import" / "yaml",
-        config={"spaceinvoices:apiUrl": sandbox.url, "spaceinvoices:accessToken": account.token},
-        secrets={"spaceinvoices:accessToken"},
-    )
+def empty_program(workspace, sandbox, account, toolchains):
+    """The empty native program in `language` as a new stack on the default provider (stack config)."""
+
+    def make(language):
+        project = workspace.project(
+            PROGRAMS / "native-import" / language,
+            config={"spaceinvoices:apiUrl": sandbox.url, "spaceinvoices:accessToken": account.token},
+            secrets={"spaceinvoices:accessToken"},
+        )
+        toolchains.prepare_source(language, project)
+        return project
+
+    return make
+
+
+@pytest.fixture
+def importer(empty_program):
+    return empty_program("yaml")
 
 
 def imported_code(output: str) -> str:
@@ -270,14 +281,9 @@ MAIN_FILE = {"python": "__main__.py", "typescript": "index.ts", "go": "main.go"}
 
 @pytest.mark.parametrize("language", ["python", "typescript", "go"])
 def test_pulumi_import_writes_a_program_in_each_sdk_language_that_declares_what_was_imported(
-        workspace, sandbox, account, api, org_id, connect_enabled, toolchains, language):
+        empty_program, sandbox, api, org_id, connect_enabled, language):
     assert api.post(f"/v1/organizations/{org_id}/stripe-connect/account", json={}).status_code == 200
-    project = workspace.project(
-        PROGRAMS / "native-import" / language,
-        config={"spaceinvoices:apiUrl": sandbox.url, "spaceinvoices:accessToken": account.token},
-        secrets={"spaceinvoices:accessToken"},
-    )
-    toolchains.prepare_source(language, project)
+    project = empty_program(language)
     sandbox.clear_requests()
     result = project.pulumi("import", "--yes", "--skip-preview", ACCOUNT, "acme", org_id)
     assert calls(sandbox) == {"get_account": 1}

@@ -133,7 +133,7 @@ def test_our_error_is_found_behind_the_sdk_s_wrapper_and_others_are_not():
     assert isinstance(server.ours(ours), SpaceInvoicesError)
 
 
-def test_a_changed_provider_config_is_reported_as_a_change_which_the_sdk_s_diffconfig_gets_wrong(sandbox, account):
+def test_a_changed_provider_config_is_reported_as_a_change_which_the_sdk_s_diffconfig_gets_wrong():
     """A new token on an explicit provider must reach the engine as DIFF_SOME (then the engine
     configures a plugin with it); the SDK's servicer turns `changes=True` into DIFF_NONE."""
     from google.protobuf import struct_pb2 as struct
@@ -142,8 +142,8 @@ def test_a_changed_provider_config_is_reported_as_a_change_which_the_sdk_s_diffc
 
     def request(old_token, new_token):
         olds, news = struct.Struct(), struct.Struct()
-        olds.update({"accessToken": old_token, "apiUrl": sandbox.url})
-        news.update({"accessToken": new_token, "apiUrl": sandbox.url})
+        olds.update({"accessToken": old_token, "apiUrl": "http://127.0.0.1:9"})
+        news.update({"accessToken": new_token, "apiUrl": "http://127.0.0.1:9"})
         return proto.DiffRequest(urn="urn:pulumi:dev::p::pulumi:providers:spaceinvoices::live", id="i", olds=olds,
                                  news=news)
 
@@ -151,7 +151,7 @@ def test_a_changed_provider_config_is_reported_as_a_change_which_the_sdk_s_diffc
         servicer = servicer_type([], "0.1.0", SpaceInvoicesPlugin(), engine_address=None)
         return asyncio.run(servicer.DiffConfig(request(old_token, new_token), None))
 
-    rotated, same = (account.token, "a-new-token-0000"), (account.token, account.token)
+    rotated, same = ("the-old-token-0000", "a-new-token-0000"), ("the-old-token-0000", "the-old-token-0000")
     assert answer(server.servicer_class(), *rotated).changes == proto.DiffResponse.DIFF_SOME
     assert list(answer(server.servicer_class(), *rotated).diffs) == ["accessToken"]
     assert answer(server.servicer_class(), *rotated).replaces == [], "never a replace of every resource"
