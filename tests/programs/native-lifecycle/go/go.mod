@@ -4,7 +4,7 @@ go 1.26.6
 
 require (
 	github.com/pulumi/pulumi/sdk/v3 v3.274.1
-	github.com/spaceinvoices/pulumi-spaceinvoices/sdk/go v0.1.0
+	github.com/spaceinvoices/pulumi-spaceinvoices/sdk/go v0.2.0
 )
 
 require (
