@@ -19,7 +19,7 @@ import pulumi
 from pulumi.dynamic import CheckFailure, ConfigureRequest, ResourceProvider
 from pulumi.output import Unknown
 
-from .errors import APIConnectionError, APIError, SpaceInvoicesError
+from .errors import APIConnectionError, APIError, AuthenticationError, SpaceInvoicesError
 from .settings import CONFIG_API_URL, CONFIG_TOKEN
 
 if TYPE_CHECKING:  # pydantic and requests load only in the provider process, where they are used
@@ -177,17 +177,32 @@ def coerce_numbers(value: Any) -> Any:
     return value
 
 
-def describe_failure(action: str, what: str, error: SpaceInvoicesError) -> SpaceInvoicesError:
-    """The same error with the resource and the operation in front of its message."""
-    error.args = (f"{action} {what}: {error}",)
+# `pulumi refresh` and `pulumi destroy` configure providers with the settings saved by the last
+# `pulumi up`, not the stack's current config, so a rotated token only reaches them that way.
+SAVED_TOKEN_HINT = (
+    "If the token was changed since the last `pulumi up`: `pulumi refresh` and `pulumi destroy` still use the "
+    "one saved in the stack, so run them with `--run-program` (which uses the current config), or run "
+    "`pulumi up` first."
+)
+
+
+def describe_failure(action: str, what: str, error: SpaceInvoicesError, *,
+                     saved_settings: bool = False) -> SpaceInvoicesError:
+    """The same error with the resource and the operation in front of its message. ``saved_settings``:
+    the step is one that refresh or destroy runs (read, delete), so a rejected token also says what to
+    do after a rotation."""
+    text = f"{action} {what}: {error}"
+    if saved_settings and isinstance(error, AuthenticationError):
+        text += f" {SAVED_TOKEN_HINT}"
+    error.args = (text,)
     return error
 
 
-def run_step(action: str, what: str, step: Callable[[], Any]) -> Any:
+def run_step(action: str, what: str, step: Callable[[], Any], *, saved_settings: bool = False) -> Any:
     try:
         return step()
     except (APIError, APIConnectionError) as error:
-        raise describe_failure(action, what, error) from None
+        raise describe_failure(action, what, error, saved_settings=saved_settings) from None
 
 
 def log_info(message: str) -> None:

@@ -158,7 +158,7 @@ class OrganizationConnectAccountProvider(shared.SpaceInvoicesProvider):
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         org_id = stored_id("organization_id", props.get("organization_id") or id_)
         live = shared.run_step("reading", f"{WHAT} for organization {org_id}",
-                               lambda: shared.client().get_connect_account(org_id))
+                               lambda: shared.client().get_connect_account(org_id), saved_settings=True)
         if live is None:
             return ReadResult(None, {})
         outs = outputs_from(live, org_id)
@@ -205,7 +205,7 @@ class OrganizationConnectAccountProvider(shared.SpaceInvoicesProvider):
         except NotFoundError:
             return  # already gone: nothing to deactivate
         except (APIConnectionError, APIError) as error:
-            raise shared.describe_failure("deactivating", what, error) from None
+            raise shared.describe_failure("deactivating", what, error, saved_settings=True) from None
 
 
 class OrganizationConnectAccount(pulumi.dynamic.Resource, module="spaceinvoices", name="OrganizationConnectAccount"):

@@ -337,7 +337,7 @@ class StripeConnectConfigProvider(shared.SpaceInvoicesProvider):
         return live
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        live = shared.run_step("reading", WHAT, shared.client().get_stripe_connect)
+        live = shared.run_step("reading", WHAT, shared.client().get_stripe_connect, saved_settings=True)
         if live is None:
             return ReadResult(None, {})
         outs = outputs_from(live, props)
@@ -361,7 +361,7 @@ class StripeConnectConfigProvider(shared.SpaceInvoicesProvider):
         except NotFoundError:
             return  # never enabled or already gone: nothing to deactivate
         except (APIConnectionError, APIError) as error:
-            raise shared.describe_failure("deactivating", WHAT, error) from None
+            raise shared.describe_failure("deactivating", WHAT, error, saved_settings=True) from None
 
 
 class StripeConnectConfig(pulumi.dynamic.Resource, module="spaceinvoices", name="StripeConnectConfig"):

@@ -1,0 +1,118 @@
+"""`pulumi refresh` and `pulumi destroy` after the token changed, under the real CLI, for both adapters.
+
+Neither command runs the program: the engine configures each provider (the dynamic providers'
+default provider, which holds the whole stack config, and the native provider's instance alike)
+with the settings saved by the last `pulumi up`. After a rotation that revoked the old token, or
+after an `up` that failed on a mistyped token, they send the saved token and the API refuses it.
+What the user gets is a one-line error that says what to do (`--run-program`), no secret, and that
+command then works with the current token. The API calls of each step are counted.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from tests.native_sdks import LIFECYCLE
+from tests.realengine import PROGRAMS
+
+SECRET_KEY = "sk_test_StaleToken000000"
+ADAPTERS = ("dynamic", "native")
+# What refresh reads and destroy deactivates (the native program's onboarding link reads its account too).
+REFRESH_CALLS = {"dynamic": {"get_connect": 1, "get_account": 1}, "native": {"get_connect": 1, "get_account": 2}}
+DESTROY_CALLS = {"update_connect": 1, "update_account": 1}
+
+
+def calls(sandbox) -> Counter[str]:
+    return Counter(r.operation for r in sandbox.requests() if not r.operation.startswith("page_"))
+
+
+def refused(sandbox) -> int:
+    return sum(1 for r in sandbox.requests() if r.status == 401)
+
+
+@pytest.fixture
+def stack(workspace, sandbox, account, org_id):
+    """The lifecycle program of `adapter` (dynamic: tests/programs/lifecycle on the default provider's
+    `spaceinvoices:accessToken`; native: the YAML lifecycle program, whose explicit provider takes
+    `accessToken`), created with `account`'s token. Returns (project, the config key of the token)."""
+
+    def make(adapter: str):
+        if adapter == "dynamic":
+            key, folder, config = "spaceinvoices:accessToken", PROGRAMS / "lifecycle", {"spaceinvoices:apiUrl": sandbox.url}
+        else:
+            key, folder, config = "accessToken", LIFECYCLE / "yaml", {"apiUrl": sandbox.url}
+        project = workspace.project(folder, config={**config, key: account.token, "stripeSecretKey": SECRET_KEY,
+                                                    "organizationId": org_id}, secrets={key, "stripeSecretKey"})
+        project.up()
+        return project, key
+
+    return make
+
+
+def assert_says_what_to_do(output: str, *tokens: str) -> None:
+    assert "AuthenticationError" in output and "--run-program" in output, output
+    assert "Traceback" not in output
+    for token in tokens:
+        assert token not in output
+
+
+@pytest.mark.parametrize("adapter", ADAPTERS)
+def test_after_a_rotation_refresh_and_destroy_name_run_program_which_uses_the_new_token(
+        stack, sandbox, account, org_id, adapter):
+    project, key = stack(adapter)
+    new_token = sandbox.create_token(account.id)
+    project.set_config({key: new_token}, secrets={key})
+    sandbox.store.revoke_token(account.token)  # the rotation is done: the old token no longer works
+
+    sandbox.clear_requests()
+    refresh = project.refresh(check=False)
+    assert refresh.returncode != 0
+    assert_says_what_to_do(refresh.stdout, account.token, new_token)
+    assert calls(sandbox) == REFRESH_CALLS[adapter] and refused(sandbox) == sum(REFRESH_CALLS[adapter].values())
+
+    sandbox.clear_requests()
+    destroy = project.destroy(check=False)
+    assert destroy.returncode != 0
+    assert_says_what_to_do(destroy.stdout, account.token, new_token)
+    assert sandbox.store.org_account(org_id)["active"] is True, "nothing was deactivated with the refused token"
+    assert sum(calls(sandbox).values()) == refused(sandbox) >= 1
+
+    sandbox.clear_requests()
+    project.destroy("--run-program")
+    assert calls(sandbox) == DESTROY_CALLS and refused(sandbox) == 0
+    assert sandbox.store.org_account(org_id)["active"] is False
+    assert sandbox.store.connect_config(account.id)["active"] is False
+    assert project.resources(":StripeConnectConfig") == [] and project.resources(":OrganizationConnectAccount") == []
+
+
+@pytest.mark.parametrize("adapter", ADAPTERS)
+def test_after_an_up_failed_on_a_mistyped_token_and_the_config_fixed_destroy_run_program_works(
+        stack, sandbox, account, org_id, adapter):
+    project, key = stack(adapter)
+    mistyped = "mistyped-token-0000000000"
+    project.set_config({key: mistyped, "applicationFee": 2.5}, secrets={key})
+    failed = project.up(check=False)
+    assert failed.returncode != 0 and "The access token was rejected" in failed.stdout
+    assert mistyped not in failed.stdout
+    assert sandbox.store.connect_config(account.id)["application_fee"] == 1.5
+
+    project.set_config({key: account.token}, secrets={key})  # fixed; the failed up saved the mistyped one
+    sandbox.clear_requests()
+    destroy = project.destroy(check=False)
+    assert destroy.returncode != 0
+    assert_says_what_to_do(destroy.stdout, account.token, mistyped)
+    assert sum(calls(sandbox).values()) == refused(sandbox) >= 1
+    assert sandbox.store.org_account(org_id)["active"] is True
+
+    # A refresh that runs the program saves the current settings with the stack: a plain destroy then works.
+    sandbox.clear_requests()
+    project.refresh("--run-program")
+    assert calls(sandbox) == {"get_connect": 1, "get_account": 1} and refused(sandbox) == 0
+
+    sandbox.clear_requests()
+    project.destroy()
+    assert calls(sandbox) == DESTROY_CALLS and refused(sandbox) == 0
+    assert sandbox.store.org_account(org_id)["active"] is False
+    assert sandbox.store.connect_config(account.id)["active"] is False
