@@ -3,20 +3,30 @@ machine the way a fresh ubuntu-latest runner runs them, for the steps this proje
 
 - Each job gets a fresh runner folder: its own HOME, PULUMI_HOME, RUNNER_TEMP and workspace
   (GITHUB_WORKSPACE), and a PATH of the machine's tools without any `pulumi` or virtualenv on it.
-- `actions/checkout`: a fresh copy of the repository folder given to the runner (see `Runner`).
+- `actions/checkout`: a fresh copy of the repository folder given to the runner (see `Runner`); when
+  that folder is a bare git repository (a remote), a clone of it at the pushed tag instead, depth 1
+  as in Actions (`fetch-depth: 0`: all of it), detached, its `origin` that remote.
 - `actions/setup-python`: a fresh `python3 -m venv` (its own python3 and pip), its bin first on PATH
   for the later steps. `python-version` is not honoured: the machine's Python is used.
+- `actions/setup-node`, `actions/setup-go`: the machine's node and npm, or go, must be on PATH (the
+  step fails otherwise); `node-version` and `go-version` are not honoured.
 - `run:` steps: the script as written (expressions substituted first, as Actions does), run with
   Actions' default Linux shell `bash -e {0}` (or `bash --noprofile --norc -eo pipefail {0}` for
   `shell: bash`), in `working-directory` (default: the workspace).
 - `pulumi/actions`: the CLI command it stands for: `pulumi login <cloud-url>` when set, then
   `pulumi preview` or `pulumi up --yes --skip-preview` (what its Automation API call runs) with
   `--stack <stack-name>`, `--refresh` for `refresh: true`, in `work-dir`; `comment-on-pr` is
-  ignored (there is no pull request). Like the action, it puts the CLI on PATH for later steps.
+  ignored (there is no pull request). Like the action, it puts the CLI on PATH for later steps; with
+  no `command` that is all it does, after checking that the CLI is the `pulumi-version` asked for.
 - Env: the workflow's, then the job's, then the step's `env:`, merged in that order. Expressions
   `${{ env.X }}`, `${{ secrets.X }}` (an unset secret is empty, as in Actions) and
-  `${{ github.event_name }}`; `if:` may be `github.event_name == '...'`. Anything else, and any
-  input an action is given that this runner does not know, is an error: nothing is silently skipped.
+  `${{ github.event_name }}`; `if:` may be `github.<event_name|repository|ref_type> == '...'`. The
+  step environment has Actions' GITHUB_REF, GITHUB_REF_NAME, GITHUB_REF_TYPE, GITHUB_REPOSITORY (the
+  `Runner`'s `github_repository`) and, for a tag, GITHUB_SHA. Anything else, and any input an action
+  is given that this runner does not know, is an error: nothing is silently skipped.
+- Events: a push to a branch or of a tag (`on.push.tags` globs), a pull request. `run(..., jobs=[...])`
+  runs only the jobs named, as if the jobs they `need` had succeeded; without `jobs`, a workflow
+  with `needs:` is refused (file order is run order here).
 
 Unlike Actions, the log masks nothing, so a test can check that no secret reaches it at all.
 """
@@ -39,7 +49,7 @@ import yaml
 EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 DEFAULT_SHELL = ["bash", "-e"]
 BASH_SHELL = ["bash", "--noprofile", "--norc", "-eo", "pipefail"]
-PULUMI_INPUTS = {"command", "stack-name", "work-dir", "refresh", "cloud-url", "comment-on-pr"}
+PULUMI_INPUTS = {"command", "stack-name", "work-dir", "refresh", "cloud-url", "comment-on-pr", "pulumi-version"}
 PASSED_THROUGH = ("LANG", "LC_ALL", "TZ", "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE")
 
 
@@ -56,6 +66,8 @@ class StepResult:
     returncode: int
     output: str = field(repr=False)
     seconds: float = 0.0
+    ran: bool = True
+    """False for a step whose `if:` was false (its returncode is then 0 and its output empty)."""
 
 
 @dataclass
@@ -63,6 +75,8 @@ class JobResult:
     name: str
     ran: bool
     steps: list[StepResult] = field(default_factory=list)
+    workspace: Path | None = None
+    """GITHUB_WORKSPACE of the job's runner: what the steps left there stays for the test to see."""
 
     @property
     def ok(self) -> bool:
@@ -78,6 +92,12 @@ def load_workflow(path: Path) -> dict[str, Any]:
     if True in workflow:  # YAML 1.1 reads a bare `on:` key as the boolean true
         workflow["on"] = workflow.pop(True)
     return workflow
+
+
+def actions_glob(pattern: str) -> re.Pattern[str]:
+    """A branch or tag filter of `on:` as a regular expression (`*`: anything but `/`; `**`: anything)."""
+    parts = re.split(r"(\*\*|\*)", pattern)
+    return re.compile("".join({"**": ".*", "*": "[^/]*"}.get(part, re.escape(part)) for part in parts) + r"\Z")
 
 
 def copy_tree(source: Path, target: Path) -> None:
@@ -110,10 +130,12 @@ class Runner:
     `repository` is the folder `actions/checkout` copies (the pushed tree), `cli_dir` the folder of
     the `pulumi` that `pulumi/actions` installs, `secrets` the repository's secrets (every job may
     reference any of them, as in Actions), `root` where runner folders are made, `env` extra
-    machine environment every step sees (the runner's own configuration, such as pip's)."""
+    machine environment every step sees (the runner's own configuration, such as pip's),
+    `github_repository` the `owner/name` the workflow runs in (`github.repository`)."""
 
     def __init__(self, workflow: dict[str, Any], *, repository: Path, cli_dir: str, secrets: Mapping[str, str],
-                 root: Path, env: Mapping[str, str] | None = None, timeout: float = 600) -> None:
+                 root: Path, env: Mapping[str, str] | None = None, timeout: float = 600,
+                 github_repository: str = "local/repository") -> None:
         self.workflow = workflow
         self.repository = repository
         self.cli_dir = cli_dir
@@ -121,6 +143,8 @@ class Runner:
         self.root = root
         self.env = dict(env or {})
         self.timeout = timeout
+        self.github_repository = github_repository
+        self.github: dict[str, str] = {}  # the `github` context of the run under way
 
     # ------------------------------------------------------------------ expressions and conditions
 
@@ -144,28 +168,46 @@ class Runner:
     def _condition(self, condition: Any, event: str) -> bool:
         if condition is None:
             return True
-        match = re.fullmatch(r"\s*(?:\$\{\{)?\s*github\.event_name\s*==\s*'([\w-]+)'\s*(?:\}\})?\s*", str(condition))
+        match = re.fullmatch(r"\s*(?:\$\{\{)?\s*github\.(event_name|repository|ref_type)\s*==\s*'([\w./-]+)'\s*"
+                             r"(?:\}\})?\s*", str(condition))
         if match is None:
             raise WorkflowError(f"`if:` not supported by the test runner: {condition}")
-        return match.group(1) == event
+        context = {**self.github, "event_name": event}
+        return context[match.group(1)] == match.group(2)
 
-    def triggered_by(self, event: str, branch: str) -> bool:
+    def triggered_by(self, event: str, branch: str, tag: str | None = None) -> bool:
+        """Whether the workflow runs on `event` to `branch`, or for a push of `tag`."""
         trigger = (self.workflow.get("on") or {}).get(event)
-        return trigger is not None and branch in (trigger or {}).get("branches", [branch])
+        if trigger is None:
+            return False
+        trigger = trigger or {}
+        if tag is not None:
+            return event == "push" and any(actions_glob(p).match(tag) for p in trigger.get("tags", []))
+        if "tags" in trigger and "branches" not in trigger:
+            return False  # a tags-only push trigger: no branch push runs it
+        return any(actions_glob(p).match(branch) for p in trigger.get("branches", ["**"]))
 
     # --------------------------------------------------------------------------------------- jobs
 
-    def run(self, event: str, *, branch: str = "main") -> dict[str, JobResult]:
-        """Every job of the workflow for `event` on `branch`, in order; a job whose `if:` is false
-        is reported as not run. Jobs have no `needs:` here, so file order is run order."""
-        if not self.triggered_by(event, branch):
-            raise WorkflowError(f"the workflow does not run on {event} to {branch}")
+    def run(self, event: str, *, branch: str = "main", tag: str | None = None,
+            jobs: list[str] | None = None) -> dict[str, JobResult]:
+        """The jobs of the workflow for `event` on `branch` (or a push of `tag`), in file order; a
+        job whose `if:` is false, or that `jobs` leaves out, is reported as not run."""
+        if not self.triggered_by(event, branch, tag):
+            raise WorkflowError(f"the workflow does not run on {event} of {tag or branch}")
+        unknown = set(jobs or ()) - set(self.workflow["jobs"])
+        if unknown:
+            raise WorkflowError(f"no such jobs: {sorted(unknown)}")
+        ref = f"refs/tags/{tag}" if tag is not None else f"refs/heads/{branch}"
+        self.github = {"ref": ref, "ref_name": tag or branch, "ref_type": "tag" if tag is not None else "branch",
+                       "repository": self.github_repository}
         results = {}
         for name, job in self.workflow["jobs"].items():
-            if "needs" in job:
-                raise WorkflowError(f"job {name}: `needs:` is not supported by the test runner")
-            results[name] = self._run_job(name, job, event) if self._condition(job.get("if"), event) else JobResult(
-                name, ran=False)
+            if jobs is None and "needs" in job:
+                raise WorkflowError(f"job {name}: `needs:` is supported only with `jobs=`, which says what runs")
+            selected = jobs is None or name in jobs
+            results[name] = self._run_job(name, job, event) if selected and self._condition(
+                job.get("if"), event) else JobResult(name, ran=False)
         return results
 
     def _run_job(self, name: str, job: Mapping[str, Any], event: str) -> JobResult:
@@ -187,15 +229,24 @@ class Runner:
             "GITHUB_ACTIONS": "true",
             "GITHUB_EVENT_NAME": event,
             "GITHUB_WORKSPACE": str(workspace),
+            "GITHUB_REF": self.github["ref"],
+            "GITHUB_REF_NAME": self.github["ref_name"],
+            "GITHUB_REF_TYPE": self.github["ref_type"],
+            "GITHUB_REPOSITORY": self.github["repository"],
             "RUNNER_TEMP": str(temp),
         }
+        if self.github["ref_type"] == "tag" and (self.repository / "HEAD").exists():
+            machine["GITHUB_SHA"] = self._git("rev-parse", f"{self.github['ref']}^{{commit}}").strip()
         path = machine_path()
-        result = JobResult(name, ran=True)
+        result = JobResult(name, ran=True, workspace=workspace)
         workflow_env = self._resolve_env(self.workflow.get("env"), event, {})
         job_env = {**workflow_env, **self._resolve_env(job.get("env"), event, workflow_env)}
         for index, step in enumerate(job["steps"]):
             step_env = {**job_env, **self._resolve_env(step.get("env"), event, job_env)}
             label = step.get("name") or step.get("uses") or step["run"].splitlines()[0]
+            if not self._condition(step.get("if"), event):
+                result.steps.append(StepResult(label, step_env, 0, "", ran=False))
+                continue
             environment = {**machine, **step_env, "PATH": os.pathsep.join(path)}
             started = time.monotonic()
             if "uses" in step:
@@ -215,6 +266,11 @@ class Runner:
                 break
         return result
 
+    def _git(self, *args: str) -> str:
+        """git in the repository given to the runner (the remote of a clone)."""
+        return subprocess.run(["git", "-C", str(self.repository), *args], capture_output=True, text=True,
+                              check=True).stdout
+
     def _process(self, command: list[str], cwd: Path, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
         return subprocess.run(command, cwd=cwd, env=dict(env), text=True, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, timeout=self.timeout, stdin=subprocess.DEVNULL)
@@ -226,6 +282,8 @@ class Runner:
         handlers: dict[str, Callable[..., subprocess.CompletedProcess[str]]] = {
             "actions/checkout": self._checkout,
             "actions/setup-python": self._setup_python,
+            "actions/setup-node": self._setup_tools("node-version", "node", "npm"),
+            "actions/setup-go": self._setup_tools("go-version", "go"),
             "pulumi/actions": self._pulumi,
         }
         if action not in handlers:
@@ -234,11 +292,21 @@ class Runner:
 
     def _checkout(self, inputs: Mapping[str, str], workspace: Path, env: dict[str, str], path: list[str],
                   temp: Path) -> subprocess.CompletedProcess[str]:
-        if inputs:
+        if set(inputs) - {"fetch-depth"}:
             raise WorkflowError(f"actions/checkout inputs not supported by the test runner: {sorted(inputs)}")
         shutil.rmtree(workspace)
-        copy_tree(self.repository, workspace)
-        return subprocess.CompletedProcess([], 0, f"checked out a fresh copy of {self.repository.name}\n")
+        if not (self.repository / "HEAD").exists():  # a folder, not a git repository
+            if inputs:
+                raise WorkflowError("actions/checkout: fetch-depth needs a git repository given to the runner")
+            copy_tree(self.repository, workspace)
+            return subprocess.CompletedProcess([], 0, f"checked out a fresh copy of {self.repository.name}\n")
+        if self.github["ref_type"] != "tag":
+            raise WorkflowError("actions/checkout of a git repository: only a pushed tag is supported")
+        depth = [] if inputs.get("fetch-depth", "1") == "0" else ["--depth", inputs.get("fetch-depth", "1")]
+        clone = self._process(["git", "clone", "--quiet", *depth, "--branch", self.github["ref_name"],
+                               f"file://{self.repository}", str(workspace)], workspace.parent, env)
+        return subprocess.CompletedProcess(clone.args, clone.returncode, clone.stdout + (
+            f"checked out {self.github['ref']} of {self.repository.name}\n" if clone.returncode == 0 else ""))
 
     def _setup_python(self, inputs: Mapping[str, str], workspace: Path, env: dict[str, str], path: list[str],
                       temp: Path) -> subprocess.CompletedProcess[str]:
@@ -250,6 +318,19 @@ class Runner:
             path.insert(0, str(python / "bin"))
         return made
 
+    def _setup_tools(self, version_input: str, *tools: str) -> Callable[..., subprocess.CompletedProcess[str]]:
+        def setup(inputs: Mapping[str, str], workspace: Path, env: dict[str, str], path: list[str],
+                  temp: Path) -> subprocess.CompletedProcess[str]:
+            if set(inputs) - {version_input}:
+                raise WorkflowError(f"inputs not supported by the test runner: {sorted(set(inputs) - {version_input})}")
+            found = {tool: shutil.which(tool, path=os.pathsep.join(path)) for tool in tools}
+            missing = [tool for tool, where in found.items() if where is None]
+            if missing:
+                return subprocess.CompletedProcess([], 1, f"not on this machine's PATH: {', '.join(missing)}\n")
+            return subprocess.CompletedProcess([], 0, "".join(f"using {where}\n" for where in found.values()))
+
+        return setup
+
     def _pulumi(self, inputs: Mapping[str, str], workspace: Path, env: dict[str, str], path: list[str],
                 temp: Path) -> subprocess.CompletedProcess[str]:
         unknown = set(inputs) - PULUMI_INPUTS
@@ -259,6 +340,17 @@ class Runner:
             path.insert(0, self.cli_dir)
         env = {**env, "PATH": os.pathsep.join(path)}
         cwd = workspace / inputs.get("work-dir", ".")
+        if "command" not in inputs:  # the action then only installs the CLI
+            if set(inputs) - {"pulumi-version"}:
+                raise WorkflowError(f"pulumi/actions without a command takes only pulumi-version: {sorted(inputs)}")
+            version = self._process(["pulumi", "version"], cwd, env)
+            wanted = inputs.get("pulumi-version", "").removeprefix("v")
+            if version.returncode == 0 and wanted and version.stdout.strip().removeprefix("v") != wanted:
+                return subprocess.CompletedProcess(version.args, 1, f"pulumi-version {wanted} asked for, and this "
+                                                   f"runner's CLI is {version.stdout.strip()}\n")
+            return version
+        if "pulumi-version" in inputs:
+            raise WorkflowError("pulumi/actions: pulumi-version is supported only without a command")
         output = ""
         if inputs.get("cloud-url"):
             login = self._process(["pulumi", "login", inputs["cloud-url"]], cwd, env)
