@@ -109,7 +109,8 @@ class Project:
         """`pulumi ARGS --stack dev` in the program folder; output kept as text (stdout+stderr merged)."""
         # `--stack` goes before a `--` (after it, everything is a value).
         head, tail = (args[: args.index("--")], args[args.index("--"):]) if "--" in args else (args, ())
-        stack = [] if head[:2] == ("stack", "init") else ["--stack", self.stack_name]
+        stackless = head[:2] == ("stack", "init") or head[:1] in (("package",), ("install",))
+        stack = [] if stackless else ["--stack", self.stack_name]
         command = [require_cli(), *head, *stack, *tail]
         result = subprocess.run(
             command, cwd=self.folder, env={**self.workspace.env, **self.env, **(env or {})}, input=input, text=True,
