@@ -10,7 +10,7 @@
 # install.sh builds it, linked with the Pulumi SDK it names (v3.206.0), whose plugin loader starts a
 # plugin's language host with a `-root` flag that the v3.274.1 Python host no longer takes, so any
 # YAML program with a Python-source package fails to load it. The same release built on SDK v3.210.0
-# (the first without that flag whose API it still compiles against) loads it. The folder is a copy
+# (without that flag, and an API it still compiles against) loads it. The folder is a copy
 # of install.sh's (hard links where possible) with that host in place of the other, so the CLI finds
 # every host beside itself and warns about none. Cached; the first build takes about a minute.
 set -euo pipefail
