@@ -66,6 +66,8 @@ MAX_RETRY_AFTER = 30.0
 USER_AGENT = f"pulumi-spaceinvoices/{__version__}"
 ENV_TIMEOUT = "SPACEINVOICES_TIMEOUT"
 ENV_DEADLINE = "SPACEINVOICES_DEADLINE"
+# This process's share of the token's budget; processes sharing one token (a fleet's K shards) split it.
+ENV_REQUESTS_PER_SECOND = "SPACEINVOICES_REQUESTS_PER_SECOND"
 
 logger = logging.getLogger("pulumi_spaceinvoices")
 M = TypeVar("M", bound=BaseModel)
@@ -150,7 +152,7 @@ def _configure_debug_logging() -> None:
         logger.setLevel(logging.DEBUG)
 
 
-def _seconds_from_env(name: str, default: float) -> float:
+def _positive_from_env(name: str, default: float, what: str) -> float:
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
@@ -159,8 +161,12 @@ def _seconds_from_env(name: str, default: float) -> float:
     except ValueError:
         value = math.nan
     if not (math.isfinite(value) and value > 0):
-        raise ConfigurationError(f"{name} must be a number of seconds greater than 0, not {raw!r}.")
+        raise ConfigurationError(f"{name} must be {what}, not {raw!r}.")
     return value
+
+
+def _seconds_from_env(name: str, default: float) -> float:
+    return _positive_from_env(name, default, "a number of seconds greater than 0")
 
 
 def _was_sent(exc: requests.RequestException) -> bool:
@@ -196,7 +202,7 @@ class SpaceInvoicesClient:
         read_timeout: float | None = None,
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         deadline: float | None = None,
-        requests_per_second: float = DEFAULT_REQUESTS_PER_SECOND,
+        requests_per_second: float | None = None,
     ) -> None:
         self.api_url = resolve_api_url(api_url, config)
         self._token = resolve_token(access_token, config)  # None: only calls that need it fail
@@ -205,6 +211,9 @@ class SpaceInvoicesClient:
             ENV_TIMEOUT, DEFAULT_READ_TIMEOUT)
         self.max_attempts = max(1, max_attempts)
         self.deadline = deadline if deadline is not None else _seconds_from_env(ENV_DEADLINE, DEFAULT_DEADLINE)
+        if requests_per_second is None:
+            requests_per_second = _positive_from_env(ENV_REQUESTS_PER_SECOND, DEFAULT_REQUESTS_PER_SECOND,
+                                                     "a number of requests per second greater than 0")
         self._pacer = _pacer_for(self.api_url, requests_per_second)
         self._session: requests.Session | None = None
         self._session_lock = threading.Lock()

@@ -427,3 +427,49 @@ def test_a_token_a_header_cannot_carry_is_a_configuration_error_naming_its_sourc
     expected = {"argument": "access_token argument", "config": "spaceinvoices:accessToken", "environment": ENV_TOKEN}
     assert expected[source] in str(caught.value) and bad not in str(caught.value)
     assert sandbox.requests() == []
+
+
+PACED_SCRIPT = """
+import sys
+from pulumi_spaceinvoices import SpaceInvoicesClient
+api = SpaceInvoicesClient(sys.argv[1], api_url=sys.argv[2], max_attempts=1)
+sys.stdin.readline()  # start together
+for _ in range(150):
+    try:
+        api.get_stripe_connect()
+    except Exception:
+        pass
+"""
+
+
+def _run_side_by_side(sandbox, token: str, env: dict[str, str]) -> list[int]:
+    """Two processes with one token, each with its own client and pacer, started at once."""
+    import os
+    import subprocess
+    import sys
+
+    sandbox.clear_requests()
+    procs = [subprocess.Popen([sys.executable, "-c", PACED_SCRIPT, token, sandbox.url], stdin=subprocess.PIPE,
+                              env={**os.environ, **env}, text=True) for _ in range(2)]
+    time.sleep(1.5)  # both imported and waiting
+    for proc in procs:
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+    for proc in procs:
+        proc.communicate(timeout=60)
+    return [r.status for r in sandbox.requests(operation="get_connect")]
+
+
+def test_processes_that_share_a_token_stay_under_its_limit_when_they_split_the_budget(sandbox, account):
+    sandbox.set_rate_limit(100)
+    split = _run_side_by_side(sandbox, account.token, {"SPACEINVOICES_REQUESTS_PER_SECOND": "47.5"})
+    assert len(split) == 300 and 429 not in split
+    unsplit = _run_side_by_side(sandbox, account.token, {})
+    assert 429 in unsplit, "each at the default 95/s, together they exceed the token's 100/s"
+
+
+@pytest.mark.parametrize("bad", ["0", "-5", "fast", "nan", "inf"])
+def test_a_bad_requests_per_second_setting_is_a_configuration_error_naming_it(monkeypatch, bad):
+    monkeypatch.setenv("SPACEINVOICES_REQUESTS_PER_SECOND", bad)
+    with pytest.raises(ConfigurationError, match="SPACEINVOICES_REQUESTS_PER_SECOND must be a number of requests"):
+        SpaceInvoicesClient("token-0000", api_url="http://127.0.0.1:9")
