@@ -252,3 +252,4 @@ class OrganizationConnectAccount(pulumi.dynamic.Resource, module="spaceinvoices"
         args = args if args is not None else OrganizationConnectAccountArgs(**kwargs)
         props: dict[str, Any] = {**{key: getattr(args, key) for key in INPUT_KEYS}, **dict.fromkeys(OUTPUT_ONLY_KEYS)}
         super().__init__(OrganizationConnectAccountProvider(), resource_name, props, opts)
+        shared.let_registrations_start()

@@ -422,3 +422,4 @@ class StripeConnectConfig(pulumi.dynamic.Resource, module="spaceinvoices", name=
                 props[key] = pulumi.Output.secret(props[key])
         opts = pulumi.ResourceOptions.merge(pulumi.ResourceOptions(additional_secret_outputs=self._secret_outputs), opts)
         super().__init__(StripeConnectConfigProvider(), resource_name, props, opts)
+        shared.let_registrations_start()

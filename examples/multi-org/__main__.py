@@ -14,7 +14,6 @@ Outputs: `charges_enabled` (name -> bool, as of the last up or refresh) and `onb
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -81,8 +80,3 @@ for name, org in organizations.items():
 
 pulumi.export("charges_enabled", pulumi.Output.all(**charges_enabled) if charges_enabled else {})
 pulumi.export("onboarding_urls", pulumi.Output.secret(pulumi.Output.all(**onboarding_urls) if onboarding_urls else {}))
-
-# Let every registration go out before the SDK's final wait starts: without this yield the SDK
-# re-waits on each pending output whenever one resolves, CPU quadratic in the number of
-# organizations (README "Large fleets": the 10,000-organization up took 518 s, with it 293 s).
-pulumi.run(lambda: asyncio.sleep(0))
