@@ -144,3 +144,22 @@ def workspace(tmp_path: Any) -> Any:
     from tests.realengine import Workspace
 
     return Workspace(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Any]:
+    """One PostgreSQL server for the session (tests/postgres.py), on loopback, removed afterwards."""
+    from tests.postgres import PostgresServer
+
+    server = PostgresServer.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_backend(postgres: Any, request: pytest.FixtureRequest) -> str:
+    """A new database of the session's server, as a `postgres://` Pulumi backend URL."""
+    return postgres.backend_url(f"state_{next(_databases)}")
+
+
+_databases = itertools.count(1)
