@@ -109,7 +109,7 @@ class Project:
         """`pulumi ARGS --stack dev` in the program folder; output kept as text (stdout+stderr merged)."""
         # `--stack` goes before a `--` (after it, everything is a value).
         head, tail = (args[: args.index("--")], args[args.index("--"):]) if "--" in args else (args, ())
-        stackless = head[:2] == ("stack", "init") or head[:1] in (("package",), ("install",))
+        stackless = head[:2] in (("stack", "init"), ("state", "move")) or head[:1] in (("package",), ("install",))
         stack = [] if stackless else ["--stack", self.stack_name]
         command = [require_cli(), *head, *stack, *tail]
         result = subprocess.run(
