@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from .report import Report
 
-SECTIONS = ("calls", "imports", "overhead", "scale", "program", "cli", "adapters")
+SECTIONS = ("calls", "imports", "overhead", "scale", "program", "cli", "adapters", "yaml")
 QUICK_SECTIONS = ("calls", "imports", "scale", "program", "cli")
 
 
@@ -57,5 +57,9 @@ def run(*, quick: bool, sections: Iterable[str] | None = None, orgs: list[int] |
             from . import adapters
 
             adapters.run(report, orgs=orgs[0] if orgs else 200, say=say)
+        elif section == "yaml":
+            from . import native_yaml
+
+            native_yaml.run(report, orgs=orgs[0] if orgs else 200, say=say)
         say(f"{section} done in {time.monotonic() - started:.1f} s")
     return report
