@@ -579,7 +579,7 @@ def add_rows(report: Report, results: list[PhaseResult], *, quick: bool) -> None
                    + (f", sent from {ours.first_request_s:.1f} s to {ours.last_request_s:.1f} s"
                       if ours.first_request_s is not None else "") + "); "
                    + f"floor {f'{floor.wall_s:.1f} s' if floor else 'not run'}"
-                   + (f" (wall / (floor + bound) = {sum_ratio(results, ours):.2f}x)" if floor else "") + "; CPU s: engine {_cpu(ours, 'engine'):.0f}, "
+                   + (f" (wall / (floor + bound) = {sum_ratio(results, ours):.2f}x)" if floor else "") + f"; CPU s: engine {_cpu(ours, 'engine'):.0f}, "
                    + f"program {_cpu(ours, 'program'):.0f}, provider {_cpu(ours, 'provider'):.0f}, sandbox "
                    + f"{ours.sandbox_cpu_s:.0f}; machine {ours.machine_busy_cores:.2f} of {os.cpu_count()} cores busy"))
     for ours in (r for r in results if r.program == "ours" and r.phase == "up"):
