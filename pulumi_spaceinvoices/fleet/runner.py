@@ -1,0 +1,246 @@
+"""Runs a fleet's stacks through the Automation API: each stack a local program folder (the CLI runs
+its program in its own process, so K stacks run truly in parallel), K at a time, each with its share
+of the token's rate budget; reads the states, moves organizations between shard states, reports
+progress and the summary.
+
+The rate budget is split, not negotiated: each of the K stack runs at once gets
+SPACEINVOICES_REQUESTS_PER_SECOND = budget / K (budget 95, a process's default). Splitting is
+deterministic and needs no coordination between the provider processes (which do not know of each
+other); the client still pauses on a 429 for the server's Retry-After if something else shares the
+token.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .layout import CONNECT_STACK, Move, shard_index, shard_stack
+
+ACCOUNT_TYPE = ":OrganizationConnectAccount"
+SHARDS_TAG = "spaceinvoices:fleet-shards"
+ENV_RATE = "SPACEINVOICES_REQUESTS_PER_SECOND"
+ENV_INPUT = "SPACEINVOICES_FLEET_INPUT"
+DEFAULT_BUDGET = 95.0
+# Requests one finished step costs (create: GET, then POST; update: PATCH, then GET; delete: one
+# PATCH; refresh: one GET). Adoption (a create whose GET finds the account) costs one less.
+CALLS = {"create": 2, "create-replacement": 2, "update": 2, "delete": 1, "delete-replaced": 1, "refresh": 1}
+MAIN = "from pulumi_spaceinvoices.fleet.program import main\n\nmain()\n"
+
+
+@dataclass
+class StackResult:
+    stack: str
+    result: str = "pending"  # succeeded, failed, skipped
+    organizations: int = 0
+    done: int = 0
+    created: int = 0
+    updated: int = 0
+    deleted: int = 0
+    requests: int = 0  # estimated from the steps (CALLS)
+    seconds: float = 0.0
+    error: str | None = None
+    ops: dict[str, int] = field(default_factory=dict)
+
+
+class Fleet:
+    """One project on one backend: a program folder per stack under `root`, and the CLI's environment."""
+
+    def __init__(self, *, project: str, root: Path, env: Mapping[str, str]) -> None:
+        self.project = project
+        self.root = root
+        self.env = {**env}  # added to the process environment of every CLI run
+
+    def folder(self, stack: str) -> Path:
+        folder = self.root / stack
+        if not folder.exists():
+            folder.mkdir(parents=True)
+            (folder / "Pulumi.yaml").write_text(f"name: {self.project}\nruntime: python\n", encoding="utf-8")
+            (folder / "__main__.py").write_text(MAIN, encoding="utf-8")
+        return folder
+
+    def stack(self, name: str, extra_env: Mapping[str, str] | None = None, *, create: bool = True) -> Any:
+        from pulumi import automation as auto
+
+        opts = auto.LocalWorkspaceOptions(env_vars={**self.env, **(extra_env or {})})
+        make = auto.create_or_select_stack if create else auto.select_stack
+        return make(stack_name=name, work_dir=str(self.folder(name)), opts=opts)
+
+    def stacks(self) -> list[str]:
+        from pulumi import automation as auto
+
+        workspace = auto.LocalWorkspace(work_dir=str(self.folder("_list")), env_vars=self.env)
+        return sorted(s.name for s in workspace.list_stacks())
+
+    def recorded_shards(self) -> int | None:
+        if CONNECT_STACK not in self.stacks():
+            return None
+        try:
+            return int(self.stack(CONNECT_STACK, create=False).get_tag(SHARDS_TAG))
+        except Exception:
+            return None
+
+    def record_shards(self, shards: int) -> None:
+        self.stack(CONNECT_STACK).set_tag(SHARDS_TAG, str(shards))
+
+    def accounts(self, stack: str) -> dict[str, str]:
+        """org id -> URN of the OrganizationConnectAccounts in a stack's state."""
+        deployment = self.stack(stack, create=False).export_stack().deployment or {}
+        return {(r.get("outputs", {}).get("organization_id") or r["id"]).lower(): r["urn"]
+                for r in deployment.get("resources", [])
+                if r["type"].endswith(ACCOUNT_TYPE) and not r.get("delete") and r.get("id")}
+
+    def states(self, parallel: int) -> dict[str, dict[str, str]]:
+        shards = [s for s in self.stacks() if shard_index(s) is not None]
+        with ThreadPoolExecutor(max(1, parallel)) as pool:
+            return dict(zip(shards, pool.map(self.accounts, shards), strict=True))
+
+    def move(self, moves: list[Move], urns: Mapping[str, Mapping[str, str]], say: Callable[[str], None]) -> None:
+        """`pulumi state move` per (source, dest), in batches; the accounts are never touched."""
+        groups: dict[tuple[str, str], list[str]] = {}
+        for m in moves:
+            groups.setdefault((m.source, m.dest), []).append(urns[m.source][m.org_id])
+        for (source, dest), batch in sorted(groups.items()):
+            self.stack(dest)  # the destination must exist
+            for i in range(0, len(batch), 200):
+                chunk = batch[i:i + 200]
+                result = subprocess.run(
+                    ["pulumi", "state", "move", "--source", source, "--dest", dest, "--yes", *chunk],
+                    cwd=self.folder(source), env={**os.environ, **self.env}, text=True,
+                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                if result.returncode != 0:
+                    raise RuntimeError(f"pulumi state move from {source} to {dest} failed:\n{result.stdout.strip()}")
+            say(f"moved {len(batch)} organization(s) from {source} to {dest}")
+
+    def remove_empty(self, stack: str) -> None:
+        if not self.accounts(stack):
+            self.stack(stack, create=False).workspace.remove_stack(stack, force=True)
+
+
+class Progress:
+    """Live lines per stack and in total on a terminal; plain lines at start and end otherwise."""
+
+    def __init__(self, stream: Any = None) -> None:
+        self.stream = stream or sys.stderr
+        self.live = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.lock = threading.Lock()
+        self.rows: list[StackResult] = []
+        self.drawn = 0
+
+    def say(self, line: str) -> None:
+        with self.lock:
+            self._clear()
+            print(line, file=self.stream, flush=True)
+            self._draw()
+
+    def track(self, rows: list[StackResult]) -> None:
+        with self.lock:
+            self.rows = rows
+            self._draw()
+
+    def update(self, row: StackResult, event: str | None = None) -> None:
+        with self.lock:
+            if self.live:
+                self._clear()
+                self._draw()
+            elif event:
+                print(f"{row.stack}: {event}", file=self.stream, flush=True)
+
+    def _clear(self) -> None:
+        if self.live and self.drawn:
+            self.stream.write(f"\x1b[{self.drawn}F\x1b[J")
+            self.drawn = 0
+
+    def _draw(self) -> None:
+        if not self.live or not self.rows:
+            return
+        lines = [f"  {r.stack:<10} {r.result:<10} {r.done}/{r.organizations}" for r in self.rows]
+        done, total = sum(r.done for r in self.rows), sum(r.organizations for r in self.rows)
+        lines.append(f"  {'total':<10} {'':<10} {done}/{total} organizations")
+        self.stream.write("\n".join(lines) + "\n")
+        self.stream.flush()
+        self.drawn = len(lines)
+
+
+def run_stacks(fleet: Fleet, command: str, specs: Mapping[str, dict[str, Any]], *, parallel: int, budget: float,
+               progress: Progress, rows: Mapping[str, StackResult]) -> None:
+    """Run `command` on every stack of `specs` (stack -> the program's input), `parallel` at a time."""
+    names = list(specs)
+    at_once = max(1, min(parallel, len(names)))
+    per_second = budget / at_once
+    with ThreadPoolExecutor(at_once) as pool:
+        list(pool.map(lambda n: _run_one(fleet, command, n, specs[n], per_second, progress, rows[n]), names))
+
+
+def _run_one(fleet: Fleet, command: str, name: str, spec: dict[str, Any], per_second: float, progress: Progress,
+             row: StackResult) -> None:
+    started = time.monotonic()
+    row.result = "running"
+    progress.update(row, f"{command} started ({row.organizations} organizations, {per_second:g} requests/s)")
+    spec_file = fleet.root / f"{name}.input.json"
+    spec_file.write_text(json.dumps(spec), encoding="utf-8")
+
+    def on_event(event: Any) -> None:
+        outputs = getattr(event, "res_outputs_event", None)
+        if outputs is None or outputs.metadata.type.startswith("pulumi:"):
+            return
+        op = str(getattr(outputs.metadata.op, "value", outputs.metadata.op))
+        row.ops[op] = row.ops.get(op, 0) + 1
+        if command != "preview":
+            row.requests += CALLS.get(op, 0)
+        if outputs.metadata.type.endswith(ACCOUNT_TYPE):
+            row.done += 1
+            progress.update(row)
+
+    try:
+        stack = fleet.stack(name, {ENV_RATE: f"{per_second:g}", ENV_INPUT: str(spec_file)},
+                            create=command in ("up", "preview"))
+        run = getattr(stack, command)
+        run(on_event=on_event, color="never")
+        # Counted from the steps, so the stack's own pulumi:pulumi:Stack resource is not among them.
+        row.created = row.ops.get("create", 0) + row.ops.get("create-replacement", 0)
+        row.updated = row.ops.get("update", 0)
+        row.deleted = row.ops.get("delete", 0) + row.ops.get("delete-replaced", 0)
+        row.result = "succeeded"
+    except Exception as error:  # a failed stack is reported; the others go on
+        row.result, row.error = "failed", _brief(error)
+    row.seconds = round(time.monotonic() - started, 1)
+    progress.update(row, f"{row.result} in {row.seconds} s" + (f": {row.error}" if row.error else ""))
+
+
+def _brief(error: Exception) -> str:
+    """The engine's error lines of a failed CLI run (not its whole output)."""
+    text = getattr(error, "stderr", None) or getattr(error, "stdout", None) or str(error)
+    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+    picked = [line for line in lines if "error" in line.lower()] or lines[-3:]
+    return " | ".join(dict.fromkeys(picked))[:2000]
+
+
+def table(rows: Iterable[StackResult]) -> str:
+    rows = list(rows)
+    head = f"{'stack':<10} {'result':<10} {'orgs':>6} {'created':>8} {'updated':>8} {'deleted':>8} {'requests~':>9} {'s':>7}"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        lines.append(f"{r.stack:<10} {r.result:<10} {r.organizations:>6} {r.created:>8} {r.updated:>8} {r.deleted:>8} "
+                     f"{r.requests:>9} {r.seconds:>7}")
+    for r in rows:
+        if r.error:
+            lines.append(f"{r.stack}: {r.error}")
+    return "\n".join(lines)
+
+
+def report(rows: Iterable[StackResult], **extra: Any) -> dict[str, Any]:
+    stacks = [{k: v for k, v in asdict(r).items()} for r in rows]
+    return {**extra, "ok": all(s["result"] != "failed" for s in stacks), "stacks": stacks}
+
+
+__all__ = ["Fleet", "Progress", "StackResult", "report", "run_stacks", "shard_stack", "table"]
