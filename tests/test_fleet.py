@@ -1,0 +1,181 @@
+"""The fleet command (`spaceinvoices-fleet`) under the real Pulumi CLI, against the sandbox: one fleet
+walked through its lifecycle (up, no-op up, preview, refresh, an added organization, a reshard that
+moves organizations through the state, one shard alone, destroy), a failing shard, bad input, and
+the layout's pure rules.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from pulumi_spaceinvoices.fleet.layout import conflicts, jump_hash, plan_moves, shard_of, shard_stack
+from pulumi_spaceinvoices.fleet.organizations import InputError, parse
+
+SECRET_KEY = "sk_test_FleetSecretKey000000wxyz"
+
+
+# The layout: pure and fast.
+
+def test_jump_hash_moves_about_one_in_n_plus_one_and_only_to_the_new_shard():
+    ids = [f"{i:024x}" for i in range(4000)]
+    for n in (1, 3, 9):
+        before = {i: shard_of(i, n) for i in ids}
+        after = {i: shard_of(i, n + 1) for i in ids}
+        moved = [i for i in ids if before[i] != after[i]]
+        assert all(after[i] == n for i in moved), "an organization only ever moves to the new shard"
+        assert abs(len(moved) / len(ids) - 1 / (n + 1)) < 0.04
+    assert Counter(shard_of(i, 4) for i in ids).most_common()[-1][1] > 850, "shards are balanced"
+    assert jump_hash(123456789, 1) == 0 and shard_of("AB" * 12, 7) == shard_of("ab" * 12, 7)
+
+
+def test_plan_moves_and_conflicts_read_the_states():
+    a, b = "a" * 24, "b" * 24
+    assert plan_moves({shard_stack(shard_of(a, 2)): {a}}, 2) == []
+    wrong = shard_stack(1 - shard_of(b, 2))
+    assert [(m.source, m.dest) for m in plan_moves({wrong: {b}}, 2)] == [(wrong, shard_stack(shard_of(b, 2)))]
+    assert conflicts({"shard-00": {a, b}, "shard-01": {b}}) == {b: ["shard-00", "shard-01"]}
+
+
+@pytest.mark.parametrize(("text", "fmt", "message"), [
+    ("- 'zz'\n", "yaml", "entry 1: 'zz' is not an organization id"),
+    ("- 123456789012345678901234\n", "yaml", "quote it"),
+    ('["' + "a" * 24 + '", "' + "A" * 24 + '"]', "json", "listed twice: input: entry 1 and input: entry 2"),
+    ("id,name\n" + "a" * 24 + ",A\nnope,B\n", "csv", "line 3: 'nope' is not an organization id"),
+    ("[]", "json", "empty. Refusing"),
+    ("organizations: []\n", "yaml", "empty. Refusing"),
+])
+def test_bad_input_is_refused_naming_the_entry(text, fmt, message):
+    with pytest.raises(InputError, match=None) as caught:
+        parse(text, fmt)
+    assert message in str(caught.value)
+
+
+def test_the_three_formats_read_the_same_organizations():
+    a, b = "a" * 24, "b" * 24
+    expected = [(a, "A", True), (b, None, False)]
+    for text, fmt in [(f"- {{id: '{a}', name: A}}\n- {{id: '{b}', active: false}}\n", "yaml"),
+                      (json.dumps([{"id": a, "name": "A"}, {"id": b, "active": False}]), "json"),
+                      (f"id,name,active\n{a},A,\n{b},,false\n", "csv")]:
+        assert [(o.id, o.name, o.active) for o in parse(text, fmt)] == expected
+
+
+# The command under the real CLI.
+
+def calls(sandbox) -> Counter[str]:
+    return Counter(r.operation for r in sandbox.requests() if not r.operation.startswith("page_"))
+
+
+@pytest.fixture
+def fleet(workspace, sandbox, account, tmp_path):
+    config = tmp_path / "fleet.yaml"
+    config.write_text("publicKey: pk_test_FleetPublicKey0000abcd\napplicationFee: 1.5\n")
+    env = {**workspace.env, "SPACEINVOICES_ACCESS_TOKEN": account.token, "SPACEINVOICES_API_URL": sandbox.url,
+           "STRIPE_SECRET_KEY": SECRET_KEY}
+
+    def run(command: str, orgs: list[str] | str, *flags: str, check: int | None = 0) -> subprocess.CompletedProcess:
+        listing = tmp_path / "orgs.json"
+        listing.write_text(json.dumps(orgs) if isinstance(orgs, list) else orgs)
+        result = subprocess.run(
+            [sys.executable, "-m", "pulumi_spaceinvoices.fleet", command, str(listing), "--config", str(config),
+             "--json", str(tmp_path / "summary.json"), *flags],
+            env=env, cwd=tmp_path, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=600)
+        assert SECRET_KEY not in result.stdout and account.token not in result.stdout
+        if check is not None:
+            assert result.returncode == check, result.stdout
+        return result
+
+    run.summary = lambda: {s["stack"]: s for s in json.loads((tmp_path / "summary.json").read_text())["stacks"]}
+    run.workspace = workspace
+    run.path = tmp_path / "summary.json"
+    return run
+
+
+def accounts_by_stack(workspace) -> dict[str, set[str]]:
+    """org id -> the stacks whose state holds it (read from the file backend's checkpoints)."""
+    found: dict[str, set[str]] = {}
+    for path in Path(workspace.backend, ".pulumi", "stacks").rglob("*.json"):
+        deployment = json.loads(path.read_text()).get("checkpoint", {}).get("latest") or {}
+        for r in deployment.get("resources") or []:
+            if r["type"].endswith(":OrganizationConnectAccount"):
+                found.setdefault(r["id"], set()).add(path.stem)
+    return found
+
+
+def test_a_fleet_lifecycle_makes_the_expected_calls_and_moves_organizations_when_resharded(
+        fleet, sandbox, account):
+    orgs = [sandbox.create_organization(account.id, name=f"Org {i}") for i in range(12)]
+
+    sandbox.clear_requests()
+    fleet("up", orgs, "--shards", "3", "--parallel", "2")
+    assert calls(sandbox) == {"get_connect": 1, "enable_connect": 1, "get_account": 12, "create_account": 12}
+    summary = fleet.summary()
+    assert set(summary) == {"connect", "shard-00", "shard-01", "shard-02"}
+    assert sum(s["created"] for s in summary.values()) == 13
+    assert all(sandbox.store.org_account(o)["active"] for o in orgs)
+    assert sorted(accounts_by_stack(fleet.workspace)) == sorted(orgs)
+
+    sandbox.clear_requests()
+    fleet("up", orgs)  # the recorded layout: 3 shards
+    assert calls(sandbox) == {}, "a no-op up makes no call"
+    fleet("preview", orgs)
+    assert calls(sandbox) == {}
+    fleet("refresh", orgs)
+    assert calls(sandbox) == {"get_connect": 1, "get_account": 12}, "refresh reads each resource once"
+
+    added = sandbox.create_organization(account.id, name="New")
+    sandbox.clear_requests()
+    fleet("up", [*orgs, added])
+    assert calls(sandbox) == {"get_account": 1, "create_account": 1}
+    home = shard_stack(shard_of(added, 3))
+    assert {s: r["created"] for s, r in fleet.summary().items() if r["created"]} == {home: 1}
+    orgs.append(added)
+
+    before = accounts_by_stack(fleet.workspace)
+    sandbox.clear_requests()
+    moved = fleet("up", orgs, "--shards", "4")
+    expected = [o for o in orgs if shard_of(o, 4) != shard_of(o, 3)]
+    reported = re.findall(r"moved (\d+) organization\(s\) from shard-0\d to shard-03", moved.stdout)
+    assert expected and sum(map(int, reported)) == len(expected), moved.stdout
+    assert {m["organization"] for m in json.loads(fleet.path.read_text())["moves"]} == set(expected)
+    assert calls(sandbox) == {}, "a reshard moves state: no create, no deactivation"
+    after = accounts_by_stack(fleet.workspace)
+    assert all(len(after[o]) == 1 for o in orgs) and sorted(after) == sorted(orgs)
+    assert all(after[o] == {shard_stack(shard_of(o, 4))} for o in orgs)
+    assert {o for o in orgs if after[o] != before[o]} == set(expected)
+
+    sandbox.clear_requests()
+    one = fleet("up", orgs, "--shard", "3")
+    assert set(fleet.summary()) == {"shard-03"} and calls(sandbox) == {}, one.stdout
+
+    sandbox.clear_requests()
+    fleet("destroy", orgs)
+    assert calls(sandbox)["update_account"] == len(orgs)
+    assert not any(sandbox.store.org_account(o)["active"] for o in orgs)
+
+
+def test_a_failing_shard_is_reported_and_the_others_complete(fleet, sandbox, account):
+    orgs = [sandbox.create_organization(account.id, name=f"Org {i}") for i in range(6)]
+    stranger = sandbox.create_organization(sandbox.create_account(email="other@example.com").id, name="Not ours")
+    result = fleet("up", [*orgs, stranger], "--shards", "3", check=1)
+    bad = shard_stack(shard_of(stranger, 3))
+    summary = fleet.summary()
+    assert summary[bad]["result"] == "failed" and f"{bad} failed" in result.stdout
+    assert all(s["result"] == "succeeded" for name, s in summary.items() if name != bad)
+    assert all(sandbox.store.org_account(o)["active"] for o in orgs if shard_stack(shard_of(o, 3)) != bad)
+
+
+def test_bad_input_and_a_new_fleet_without_shards_are_refused_before_any_request(fleet, sandbox, account):
+    org = sandbox.create_organization(account.id)
+    sandbox.clear_requests()
+    for orgs, message in [([], "empty. Refusing"), ([org, org.upper()], "listed twice"),
+                          (["not-an-id"], "is not an organization id"), ([org], "a new fleet needs --shards")]:
+        result = fleet("up", orgs, check=2)
+        assert message in result.stdout
+    assert calls(sandbox) == {}
