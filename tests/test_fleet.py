@@ -110,7 +110,14 @@ def accounts_by_stack(workspace) -> dict[str, set[str]]:
 
 def test_a_fleet_lifecycle_makes_the_expected_calls_and_moves_organizations_when_resharded(
         fleet, sandbox, account):
-    orgs = [sandbox.create_organization(account.id, name=f"Org {i}") for i in range(12)]
+    # Twelve organizations, three of which go to the new shard-03 when the fleet grows to 4 shards.
+    movers: list[str] = []
+    stayers: list[str] = []
+    while len(movers) < 3 or len(stayers) < 9:
+        org = sandbox.create_organization(account.id, name="Org")
+        group = movers if shard_of(org, 4) == 3 else stayers
+        group += [org] if len(group) < (3 if group is movers else 9) else []
+    orgs = stayers + movers
 
     sandbox.clear_requests()
     fleet("up", orgs, "--shards", "3", "--parallel", "2")
@@ -118,6 +125,7 @@ def test_a_fleet_lifecycle_makes_the_expected_calls_and_moves_organizations_when
     summary = fleet.summary()
     assert set(summary) == {"connect", "shard-00", "shard-01", "shard-02"}
     assert sum(s["created"] for s in summary.values()) == 13
+    assert sum(s["requests"] for s in summary.values()) == 26, "the summary's estimate: 2 calls a create"
     assert all(sandbox.store.org_account(o)["active"] for o in orgs)
     assert sorted(accounts_by_stack(fleet.workspace)) == sorted(orgs)
 
@@ -161,7 +169,11 @@ def test_a_fleet_lifecycle_makes_the_expected_calls_and_moves_organizations_when
 
 
 def test_a_failing_shard_is_reported_and_the_others_complete(fleet, sandbox, account):
-    orgs = [sandbox.create_organization(account.id, name=f"Org {i}") for i in range(6)]
+    # Six organizations outside shard-00 of 3, so that going to 1 shard moves all of them.
+    orgs: list[str] = []
+    while len(orgs) < 6:
+        org = sandbox.create_organization(account.id, name=f"Org {len(orgs)}")
+        orgs += [org] if shard_of(org, 3) != 0 else []
     stranger = sandbox.create_organization(sandbox.create_account(email="other@example.com").id, name="Not ours")
     result = fleet("up", [*orgs, stranger], "--shards", "3", check=1)
     bad = shard_stack(shard_of(stranger, 3))
@@ -169,6 +181,39 @@ def test_a_failing_shard_is_reported_and_the_others_complete(fleet, sandbox, acc
     assert summary[bad]["result"] == "failed" and f"{bad} failed" in result.stdout
     assert all(s["result"] == "succeeded" for name, s in summary.items() if name != bad)
     assert all(sandbox.store.org_account(o)["active"] for o in orgs if shard_stack(shard_of(o, 3)) != bad)
+
+    sandbox.clear_requests()
+    most = fleet("up", orgs, "--shards", "1", check=2)
+    assert "add --yes" in most.stdout and "would move" in most.stdout
+
+    # An account in two stacks' states (a hand edit, or a move cut short): refused, saying how to fix.
+    from pulumi import automation as auto
+
+    folder = Path(fleet.path.parent, "by-hand")
+    folder.mkdir()
+    (folder / "Pulumi.yaml").write_text("name: spaceinvoices-fleet\nruntime: python\n")
+    opts = auto.LocalWorkspaceOptions(env_vars=fleet.workspace.env)
+    dup = next(o for o in orgs if shard_stack(shard_of(o, 3)) != bad)
+    source = shard_stack(shard_of(dup, 3))
+    other = next(shard_stack(i) for i in range(3) if shard_stack(i) not in (source, bad))
+    exported = auto.select_stack(source, work_dir=str(folder), opts=opts).export_stack()
+    copy = next(r for r in exported.deployment["resources"] if r.get("id") == dup)
+    target = auto.select_stack(other, work_dir=str(folder), opts=opts)
+    state = target.export_stack()
+    provider = next((r for r in state.deployment["resources"] if r["type"].startswith("pulumi:providers:")), None)
+    if provider is None:  # a stack of no account has no provider yet: take the source's along
+        provider = next(r for r in exported.deployment["resources"] if r["type"].startswith("pulumi:providers:"))
+        provider = {**provider, "urn": provider["urn"].replace(f":{source}::", f":{other}::")}
+        state.deployment["resources"].append(provider)
+    state.deployment["resources"].append({**copy, "urn": copy["urn"].replace(f":{source}::", f":{other}::"),
+                                          "parent": next(r["urn"] for r in state.deployment["resources"]
+                                                         if r["type"] == "pulumi:pulumi:Stack"),
+                                          "provider": f"{provider['urn']}::{provider['id']}"})
+    target.import_stack(state)
+    refused = fleet("up", orgs, check=2)
+    assert f"{dup} is in {', '.join(sorted([source, other]))}" in refused.stdout
+    assert f"pulumi state delete --stack {other} 'urn:pulumi:{other}::" in refused.stdout
+    assert calls(sandbox) == {}, "refusals come before any request"
 
 
 def test_bad_input_and_a_new_fleet_without_shards_are_refused_before_any_request(fleet, sandbox, account):
