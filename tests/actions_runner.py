@@ -27,12 +27,17 @@ machine the way a fresh ubuntu-latest runner runs them, for the steps this proje
 - Events: a push to a branch or of a tag (`on.push.tags` globs), a pull request. `run(..., jobs=[...])`
   runs only the jobs named, as if the jobs they `need` had succeeded; without `jobs`, a workflow
   with `needs:` is refused (file order is run order here).
+- `strategy.matrix` with one key (a list of values): one run of the job per value, `${{ matrix.KEY }}`
+  substituted, at most `max-parallel` at once (default: all), each in a runner folder of its own;
+  the results are named `JOB (VALUE)`. Every value runs to its end here (as with `fail-fast: false`),
+  and each result says how it ended.
 
 Unlike Actions, the log masks nothing, so a test can check that no secret reaches it at all.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -206,12 +211,35 @@ class Runner:
             if jobs is None and "needs" in job:
                 raise WorkflowError(f"job {name}: `needs:` is supported only with `jobs=`, which says what runs")
             selected = jobs is None or name in jobs
-            results[name] = self._run_job(name, job, event) if selected and self._condition(
-                job.get("if"), event) else JobResult(name, ran=False)
+            if not (selected and self._condition(job.get("if"), event)):
+                results[name] = JobResult(name, ran=False)
+            elif "strategy" in job:
+                results.update(self._run_matrix(name, job, event))
+            else:
+                results[name] = self._run_job(name, job, event)
         return results
 
+    def _run_matrix(self, name: str, job: Mapping[str, Any], event: str) -> dict[str, JobResult]:
+        from concurrent.futures import ThreadPoolExecutor
+
+        strategy = dict(job["strategy"])
+        matrix = dict(strategy.pop("matrix", None) or {})
+        if set(strategy) - {"max-parallel", "fail-fast"} or len(matrix) != 1:
+            raise WorkflowError(f"job {name}: only a one-key `strategy.matrix` (with max-parallel) is supported")
+        (key, values), = matrix.items()
+        pattern = re.compile(r"\$\{\{\s*matrix\." + re.escape(key) + r"\s*\}\}")
+
+        def one(value: Any) -> JobResult:
+            text = json.dumps({k: v for k, v in job.items() if k != "strategy"})
+            instance = json.loads(pattern.sub(lambda _: json.dumps(str(value))[1:-1], text))
+            return self._run_job(f"{name} ({value})", instance, event)
+
+        with ThreadPoolExecutor(max_workers=int(strategy.get("max-parallel", len(values)))) as pool:
+            return {result.name: result for result in pool.map(one, values)}
+
     def _run_job(self, name: str, job: Mapping[str, Any], event: str) -> JobResult:
-        runner = self.root / f"runner-{event}-{name}"
+        folder = re.sub(r"[^\w.-]+", "-", name).strip("-")
+        runner = self.root / f"runner-{event}-{folder}"
         if runner.exists():
             shutil.rmtree(runner)
         home, temp = runner / "home", runner / "temp"
