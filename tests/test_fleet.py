@@ -224,3 +224,7 @@ def test_bad_input_and_a_new_fleet_without_shards_are_refused_before_any_request
         result = fleet("up", orgs, check=2)
         assert message in result.stdout
     assert calls(sandbox) == {}
+    bare = fleet.path.parent / "bare.yaml"
+    bare.write_text("project: spaceinvoices-fleet\n")
+    assert "no publicKey" in fleet("up", [org], "--shards", "1", "--config", str(bare), check=2).stdout
+    assert calls(sandbox) == {}

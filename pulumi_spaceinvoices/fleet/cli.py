@@ -116,6 +116,11 @@ def run(args: argparse.Namespace) -> int:
             rows[stack] = StackResult(stack, organizations=in_state if args.command == "destroy" else len(orgs))
         progress.track(list(rows.values()))
         connect_spec = {"role": "connect", "shards": shards, "connect": _connect_settings(settings, args.command)}
+        if run_connect and args.command in ("up", "preview"):
+            if not connect_spec["connect"]["publicKey"]:
+                raise Refused("the fleet config has no publicKey (the Stripe publishable key): --config FILE")
+            if not os.environ.get(connect_spec["connect"]["secretKeyEnv"]):
+                raise Refused(f"the Stripe secret key is not set: export {connect_spec['connect']['secretKeyEnv']}")
         shard_specs = {s: {"role": "shard", "organizations": orgs} for s, orgs in by_shard.items()} \
             if not args.connect_only else {}
 
