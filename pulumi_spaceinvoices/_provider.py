@@ -221,14 +221,18 @@ def let_registrations_start() -> None:
     did. Uses the SDK's private RPC manager; if that or the running loop is missing, it does nothing.
     """
     global _yield_marker
-    if _yield_marker is not None and not _yield_marker.done():
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    # One marker per program run: another program in this process (the Automation API) has its own loop.
+    if _yield_marker is not None and not _yield_marker.done() and _yield_marker.get_loop() is loop:
         return
     try:
         from pulumi.runtime.settings import _get_rpc_manager
 
-        loop = asyncio.get_running_loop()
         rpcs = _get_rpc_manager().rpcs
-    except (ImportError, RuntimeError, AttributeError):
+    except (ImportError, AttributeError):
         return
     _yield_marker = loop.create_task(asyncio.sleep(0))
     rpcs.append(_yield_marker)

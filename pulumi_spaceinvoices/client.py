@@ -165,6 +165,12 @@ def _positive_from_env(name: str, default: float, what: str) -> float:
     return value
 
 
+def requests_per_second_from_env() -> float:
+    """This process's pace: SPACEINVOICES_REQUESTS_PER_SECOND, else 95 (a ConfigurationError naming it when bad)."""
+    return _positive_from_env(ENV_REQUESTS_PER_SECOND, DEFAULT_REQUESTS_PER_SECOND,
+                              "a number of requests per second greater than 0")
+
+
 def _seconds_from_env(name: str, default: float) -> float:
     return _positive_from_env(name, default, "a number of seconds greater than 0")
 
@@ -212,8 +218,7 @@ class SpaceInvoicesClient:
         self.max_attempts = max(1, max_attempts)
         self.deadline = deadline if deadline is not None else _seconds_from_env(ENV_DEADLINE, DEFAULT_DEADLINE)
         if requests_per_second is None:
-            requests_per_second = _positive_from_env(ENV_REQUESTS_PER_SECOND, DEFAULT_REQUESTS_PER_SECOND,
-                                                     "a number of requests per second greater than 0")
+            requests_per_second = requests_per_second_from_env()
         self._pacer = _pacer_for(self.api_url, requests_per_second)
         self._session: requests.Session | None = None
         self._session_lock = threading.Lock()

@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from ..errors import ConfigurationError
 from .layout import CONNECT_STACK, conflicts, plan_moves, shard_index, shard_of, shard_stack
 from .organizations import InputError, load
 
@@ -47,13 +48,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return run(args)
-    except (InputError, Refused) as error:
+    except (InputError, Refused, ConfigurationError) as error:
         print(f"spaceinvoices-fleet: {error}", file=sys.stderr)
         return 2
 
 
 def run(args: argparse.Namespace) -> int:
-    from .runner import DEFAULT_BUDGET, ENV_RATE, Fleet, Progress, StackResult, report, run_stacks, table
+    from ..client import requests_per_second_from_env
+    from .runner import Fleet, Progress, StackResult, report, run_stacks, table
 
     organizations = load(args.organizations, args.format)
     settings = _settings(args.config)
@@ -64,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     env = {"PULUMI_BACKEND_URL": args.backend or os.environ.get("PULUMI_BACKEND_URL") or "file://~"}
     if args.api_url or os.environ.get("SPACEINVOICES_API_URL"):
         env["SPACEINVOICES_API_URL"] = args.api_url or os.environ["SPACEINVOICES_API_URL"]
-    budget = float(os.environ.get(ENV_RATE) or DEFAULT_BUDGET)
+    budget = requests_per_second_from_env()  # the whole fleet's; each of K stacks at once gets budget / K
     progress = Progress()
     with tempfile.TemporaryDirectory(prefix="spaceinvoices-fleet-") as root:
         fleet = Fleet(project=args.project or settings.get("project") or "spaceinvoices-fleet", root=Path(root), env=env)
@@ -145,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
             else:
                 run_phase(shard_specs)
         for row in rows.values():
-            if row.stack in rows and row.stack != CONNECT_STACK and row.result == "pending":
+            if row.stack != CONNECT_STACK and row.result == "pending":
                 _skip(row, "--connect-only")
         if CONNECT_STACK in rows and rows[CONNECT_STACK].result == "pending":
             _skip(rows[CONNECT_STACK], "not run")

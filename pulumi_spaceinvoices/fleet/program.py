@@ -6,7 +6,6 @@ variable the file names, never from the file or the stack config."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 from pathlib import Path
@@ -38,5 +37,3 @@ def main() -> None:
         for org in spec["organizations"]:
             OrganizationConnectAccount(org["id"], organization_id=org["id"], active=org["active"])
         pulumi.export("organizations", len(spec["organizations"]))
-    # Every registration goes out before the SDK's final wait (README "Large fleets", step 2).
-    pulumi.run(lambda: asyncio.sleep(0))

@@ -24,13 +24,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .layout import CONNECT_STACK, Move, shard_index, shard_stack
+from ..client import ENV_REQUESTS_PER_SECOND
+from .layout import CONNECT_STACK, Move, shard_index
+from .program import ENV_INPUT
 
 ACCOUNT_TYPE = ":OrganizationConnectAccount"
 SHARDS_TAG = "spaceinvoices:fleet-shards"
-ENV_RATE = "SPACEINVOICES_REQUESTS_PER_SECOND"
-ENV_INPUT = "SPACEINVOICES_FLEET_INPUT"
-DEFAULT_BUDGET = 95.0
 # Requests one finished step costs (create: GET, then POST; update: PATCH, then GET; delete: one
 # PATCH; refresh: one GET). Adoption (a create whose GET finds the account) costs one less.
 CALLS = {"create": 2, "create-replacement": 2, "update": 2, "delete": 1, "delete-replaced": 1, "refresh": 1}
@@ -202,7 +201,7 @@ def _run_one(fleet: Fleet, command: str, name: str, spec: dict[str, Any], per_se
             progress.update(row)
 
     try:
-        stack = fleet.stack(name, {ENV_RATE: f"{per_second:g}", ENV_INPUT: str(spec_file)},
+        stack = fleet.stack(name, {ENV_REQUESTS_PER_SECOND: f"{per_second:g}", ENV_INPUT: str(spec_file)},
                             create=command in ("up", "preview"))
         run = getattr(stack, command)
         run(on_event=on_event, color="never")
@@ -239,8 +238,8 @@ def table(rows: Iterable[StackResult]) -> str:
 
 
 def report(rows: Iterable[StackResult], **extra: Any) -> dict[str, Any]:
-    stacks = [{k: v for k, v in asdict(r).items()} for r in rows]
+    stacks = [asdict(r) for r in rows]
     return {**extra, "ok": all(s["result"] != "failed" for s in stacks), "stacks": stacks}
 
 
-__all__ = ["Fleet", "Progress", "StackResult", "report", "run_stacks", "shard_stack", "table"]
+__all__ = ["Fleet", "Progress", "StackResult", "report", "run_stacks", "table"]
