@@ -11,6 +11,7 @@ examples/multi-org against the sandbox: the state where a team keeps it, with it
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections import Counter
 
@@ -98,3 +99,29 @@ def test_the_same_stack_twice_at_once_one_run_holds_the_lock_and_nothing_is_lost
     sandbox.clear_requests()
     project.up()
     assert calls(sandbox) == {}
+
+
+def test_the_fleet_lists_ten_stacks_on_postgres_where_a_plain_stack_ls_waits_forever(tmp_path, postgres_backend):
+    """The CLI's PostgreSQL backend (3.274.1) lists stacks with 10 workers from a pool of 2 x GOMAXPROCS
+    connections, each worker holding one while it asks for another: with 10 stacks on a machine of up
+    to 5 cores `pulumi stack ls` waits forever. The fleet lists with one worker (runner.DIY_PARALLEL)."""
+    from pulumi_spaceinvoices.fleet.runner import DIY_PARALLEL, Fleet
+
+    workspace = Workspace(tmp_path, extra_env={"PULUMI_BACKEND_URL": postgres_backend})
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "Pulumi.yaml").write_text("name: spaceinvoices-fleet\nruntime: python\n")
+    names = [f"shard-{i:02d}" for i in range(10)]
+    for name in names:
+        subprocess.run([require_cli(), "stack", "init", name], cwd=folder, env=workspace.env, check=True,
+                       capture_output=True, timeout=60)
+
+    if len(os.sched_getaffinity(0)) <= 5:  # CI's machines have 2: the upstream hang, still there
+        with pytest.raises(subprocess.TimeoutExpired):
+            subprocess.run([require_cli(), "stack", "ls", "--json"], cwd=folder, env=workspace.env,
+                           capture_output=True, timeout=15)
+
+    env = {k: v for k, v in workspace.env.items() if k.startswith("PULUMI_")}
+    fleet = Fleet(project="spaceinvoices-fleet", root=tmp_path / "fleet", env=env)
+    assert fleet.env[DIY_PARALLEL] == "1"
+    assert fleet.stacks() == names

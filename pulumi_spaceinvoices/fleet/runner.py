@@ -32,6 +32,10 @@ ACCOUNT_TYPE = ":OrganizationConnectAccount"
 SHARDS_TAG = "spaceinvoices:fleet-shards"
 # Requests one finished step costs (create: GET, then POST; update: PATCH, then GET; delete: one
 # PATCH; refresh: one GET). Adoption (a create whose GET finds the account) costs one less.
+# The CLI's PostgreSQL backend (3.274.1) lists stacks with 10 workers, each holding a connection
+# while it asks for a second, from a pool of 2 x GOMAXPROCS: with that many stacks or more (4 on two
+# cores) `pulumi stack ls` waits forever. One worker never does.
+DIY_PARALLEL = "PULUMI_DIY_BACKEND_PARALLEL"
 CALLS = {"create": 2, "create-replacement": 2, "update": 2, "delete": 1, "delete-replaced": 1, "refresh": 1}
 MAIN = "from pulumi_spaceinvoices.fleet.program import main\n\nmain()\n"
 
@@ -58,6 +62,8 @@ class Fleet:
         self.project = project
         self.root = root
         self.env = {**env}  # added to the process environment of every CLI run
+        if self.env.get("PULUMI_BACKEND_URL", "").startswith(("postgres:", "postgresql:")):
+            self.env.setdefault(DIY_PARALLEL, os.environ.get(DIY_PARALLEL, "1"))
 
     def folder(self, stack: str) -> Path:
         folder = self.root / stack
