@@ -1,0 +1,78 @@
+"""examples/fleet-ci/workflow.yml as shipped, run job by job the way a runner runs it
+(tests/actions_runner.py): the connect job, then the shard matrix (3 jobs at once, each on a fresh
+runner with a fresh checkout and Python), every job on one PostgreSQL backend and one token, against
+the session's sandbox at its 100 requests/s limit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.actions_runner import Runner, load_workflow
+from tests.realengine import PASSPHRASE, require_cli
+from tests.test_examples import RUNNER_MACHINE, tracked_tree
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKFLOW = ROOT / "examples" / "fleet-ci" / "workflow.yml"
+SECRET_KEY = "sk_test_FleetCiSecretKey00000wxyz"
+
+
+def calls(sandbox) -> Counter[str]:
+    return Counter(r.operation for r in sandbox.requests() if not r.operation.startswith("page_"))
+
+
+@pytest.mark.timeout(1500)
+def test_fleet_ci_workflow_runs_connect_then_three_shard_jobs_at_once_on_one_backend(
+        tmp_path, sandbox, account, postgres_backend):
+    workflow = load_workflow(WORKFLOW)
+    shards = int(workflow["env"]["SHARDS"])
+    assert workflow["jobs"]["shards"]["strategy"]["matrix"]["shard"] == list(range(shards))
+
+    repository = tracked_tree(tmp_path / "repository")
+    orgs = [sandbox.create_organization(account.id, name=f"Org {i}") for i in range(9)]
+    listing = repository / workflow["env"]["FLEET"] / "organizations.yaml"
+    listing.write_text(yaml.safe_dump([{"id": org, "name": f"Org {i}"} for i, org in enumerate(orgs)]))
+
+    secrets = {"PULUMI_BACKEND_URL": postgres_backend, "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
+               "SPACEINVOICES_ACCESS_TOKEN": account.token, "SPACEINVOICES_API_URL": sandbox.url,
+               "STRIPE_SECRET_KEY": SECRET_KEY}
+    machine = {**RUNNER_MACHINE, **({"PIP_CACHE_DIR": os.environ["PIP_CACHE_DIR"]} if "PIP_CACHE_DIR" in os.environ
+                                    else {})}
+    runner = Runner(workflow, repository=repository, cli_dir=str(Path(require_cli()).parent), secrets=secrets,
+                    root=tmp_path, env=machine, timeout=900)
+    hidden = (account.token, SECRET_KEY, PASSPHRASE, postgres_backend)
+
+    def run(job: str) -> dict:
+        sandbox.clear_requests()
+        results = {name: r for name, r in runner.run("push", jobs=[job]).items() if r.ran}
+        for result in results.values():
+            assert result.ok, result.log[-6000:]
+            assert not any(secret in result.log for secret in hidden), f"{result.name}: a secret in the log"
+        return results
+
+    run("connect")
+    assert calls(sandbox) == {"get_connect": 1, "enable_connect": 1}
+    assert sandbox.store.connect_config(account.id)["active"]
+
+    jobs = run("shards")
+    assert sorted(jobs) == [f"shards ({i})" for i in range(shards)]
+    assert calls(sandbox) == {"get_account": 9, "create_account": 9}, "each organization created once"
+    assert not [r for r in sandbox.requests() if r.status == 429], "three jobs on one token: no 429"
+    assert all(sandbox.store.org_account(org)["active"] for org in orgs)
+    for i in range(shards):
+        summary = json.loads((Path(jobs[f"shards ({i})"].workspace).parent.parent / "temp" / "summary.json")
+                             .read_text())
+        [stack] = summary["stacks"]
+        assert stack["stack"] == f"shard-{i:02d}" and stack["result"] == "succeeded"
+        assert summary["requests_per_second_each"] == pytest.approx(31.6)
+    assert sum(json.loads((Path(j.workspace).parent.parent / "temp" / "summary.json").read_text())["stacks"][0]
+               ["created"] for j in jobs.values()) == 9
+
+    run("shards")  # the next push: nothing changed
+    assert calls(sandbox) == {}, "a second run of the matrix makes no call"
