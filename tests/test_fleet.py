@@ -6,6 +6,7 @@ the layout's pure rules.
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import subprocess
@@ -17,6 +18,7 @@ import pytest
 
 from pulumi_spaceinvoices.fleet.layout import conflicts, jump_hash, plan_moves, shard_of, shard_stack
 from pulumi_spaceinvoices.fleet.organizations import InputError, parse
+from pulumi_spaceinvoices.fleet.runner import Progress, StackResult
 
 SECRET_KEY = "sk_test_FleetSecretKey000000wxyz"
 
@@ -64,6 +66,35 @@ def test_the_three_formats_read_the_same_organizations():
                       (json.dumps([{"id": a, "name": "A"}, {"id": b, "active": False}]), "json"),
                       (f"id,name,active\n{a},A,\n{b},,false\n", "csv")]:
         assert [(o.id, o.name, o.active) for o in parse(text, fmt)] == expected
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_redraws_a_line_per_stack_and_a_total_on_a_terminal_and_prints_plain_lines_in_ci():
+    rows = [StackResult("connect", organizations=0), StackResult("shard-00", organizations=3),
+            StackResult("shard-01", organizations=2)]
+    terminal = Terminal()
+    live = Progress(terminal)
+    live.track(rows)
+    rows[1].result, rows[1].done = "running", 2
+    live.update(rows[1])
+    live.say("moved 1 organization(s) from shard-00 to shard-01")
+    frames = terminal.getvalue().split("\x1b[4F\x1b[J")  # each redraw first clears the 4 lines it drew
+    assert len(frames) == 3
+    assert frames[1].splitlines() == ["  connect    pending    0/0", "  shard-00   running    2/3",
+                                      "  shard-01   pending    0/2", "  total                 2/5 organizations"]
+    assert frames[2].splitlines()[0] == "moved 1 organization(s) from shard-00 to shard-01", "a message goes above"
+    assert frames[2].splitlines()[2] == "  shard-00   running    2/3", "and the table is drawn again below it"
+
+    plain = io.StringIO()  # CI: no cursor movement, one line per event, none per organization
+    ci = Progress(plain)
+    ci.track(rows)
+    ci.update(rows[1])
+    ci.update(rows[1], "succeeded in 1.5 s")
+    assert plain.getvalue() == "shard-00: succeeded in 1.5 s\n"
 
 
 # The command under the real CLI.
