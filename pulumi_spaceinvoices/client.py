@@ -19,6 +19,7 @@ import math
 import os
 import random
 import re
+import struct
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -68,6 +69,8 @@ ENV_TIMEOUT = "SPACEINVOICES_TIMEOUT"
 ENV_DEADLINE = "SPACEINVOICES_DEADLINE"
 # This process's share of the token's budget; processes sharing one token (a fleet's K shards) split it.
 ENV_REQUESTS_PER_SECOND = "SPACEINVOICES_REQUESTS_PER_SECOND"
+# Or share one schedule: processes on one machine naming the same file pace as one (the fleet's way).
+ENV_RATE_FILE = "SPACEINVOICES_RATE_FILE"
 
 logger = logging.getLogger("pulumi_spaceinvoices")
 M = TypeVar("M", bound=BaseModel)
@@ -112,36 +115,66 @@ def retry_delay(attempt: int, retry_after: float | None, *, base: float = 0.25, 
 
 
 class _Pacer:
-    """Spaces requests evenly, process-wide per API URL, so one process stays under the limit."""
+    """Spaces requests evenly, process-wide per API URL, so one process stays under the limit. With a
+    `shared_file`, the schedule (the next free slot, on the machine's monotonic clock) lives in that
+    file under an exclusive lock, so every process naming it paces as one: together they keep to
+    `per_second`, and whichever of them has work uses all of it."""
 
-    def __init__(self, per_second: float) -> None:
+    def __init__(self, per_second: float, shared_file: str | None = None) -> None:
         self.interval = 1.0 / per_second if per_second > 0 else 0.0
         self._next = 0.0
         self._lock = threading.Lock()
+        self._fd = os.open(shared_file, os.O_RDWR | os.O_CREAT, 0o600) if shared_file else None
 
     def wait(self, deadline_at: float) -> None:
         if not self.interval:
             return
-        with self._lock:
-            now = time.monotonic()
-            slot = max(now, self._next)
-            self._next = slot + self.interval
+        now = time.monotonic()
+        slot = self._book(now, self.interval)
         if slot > now:
             time.sleep(max(0.0, min(slot, deadline_at) - now))
 
     def pause(self, seconds: float) -> None:
-        """Hold back every thread after the server said 429."""
+        """Hold back every thread (and, shared, every process) after the server said 429."""
+        self._book(time.monotonic() + seconds, 0.0)
+
+    def _book(self, earliest: float, length: float) -> float:
+        """The first free slot at or after `earliest`; the schedule is then taken until its end + `length`."""
         with self._lock:
-            self._next = max(self._next, time.monotonic() + seconds)
+            if self._fd is None:
+                slot = max(earliest, self._next)
+                self._next = max(self._next, slot + length)
+                return slot
+            import fcntl  # POSIX only, and only needed for a shared schedule
+
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            try:
+                raw = os.pread(self._fd, 8, 0)
+                booked = struct.unpack("<d", raw)[0] if len(raw) == 8 else 0.0
+                if booked > earliest + MAX_RETRY_AFTER + 60:  # from before a reboot: the clock restarted
+                    booked = 0.0
+                slot = max(earliest, booked)
+                os.pwrite(self._fd, struct.pack("<d", max(booked, slot + length)), 0)
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+            return slot
 
 
-_pacers: dict[tuple[str, float], _Pacer] = {}
+_pacers: dict[tuple[str, float, str | None], _Pacer] = {}
 _pacers_lock = threading.Lock()
 
 
-def _pacer_for(api_url: str, per_second: float) -> _Pacer:
+def _pacer_for(api_url: str, per_second: float, shared_file: str | None = None) -> _Pacer:
     with _pacers_lock:
-        return _pacers.setdefault((api_url, per_second), _Pacer(per_second))
+        key = (api_url, per_second, shared_file)
+        if key not in _pacers:
+            if shared_file and os.name != "posix":
+                raise ConfigurationError(f"{ENV_RATE_FILE} needs a POSIX system (file locks); unset it here.")
+            try:
+                _pacers[key] = _Pacer(per_second, shared_file)
+            except OSError as error:
+                raise ConfigurationError(f"{ENV_RATE_FILE}: cannot open {shared_file!r} ({error.strerror}).") from None
+        return _pacers[key]
 
 
 def _configure_debug_logging() -> None:
@@ -219,7 +252,7 @@ class SpaceInvoicesClient:
         self.deadline = deadline if deadline is not None else _seconds_from_env(ENV_DEADLINE, DEFAULT_DEADLINE)
         if requests_per_second is None:
             requests_per_second = requests_per_second_from_env()
-        self._pacer = _pacer_for(self.api_url, requests_per_second)
+        self._pacer = _pacer_for(self.api_url, requests_per_second, os.environ.get(ENV_RATE_FILE) or None)
         self._session: requests.Session | None = None
         self._session_lock = threading.Lock()
         self._link_method = "POST"

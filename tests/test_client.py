@@ -442,7 +442,7 @@ for _ in range(150):
 """
 
 
-def _run_side_by_side(sandbox, token: str, env: dict[str, str]) -> list[int]:
+def _side_by_side(sandbox, token: str, env: dict[str, str]) -> list:
     """Two processes with one token, each with its own client and pacer, started at once."""
     import os
     import subprocess
@@ -457,15 +457,29 @@ def _run_side_by_side(sandbox, token: str, env: dict[str, str]) -> list[int]:
         proc.stdin.flush()
     for proc in procs:
         proc.communicate(timeout=60)
-    return [r.status for r in sandbox.requests(operation="get_connect")]
+    return sandbox.requests(operation="get_connect")
 
 
 def test_processes_that_share_a_token_stay_under_its_limit_when_they_split_the_budget(sandbox, account):
     sandbox.set_rate_limit(100)
-    split = _run_side_by_side(sandbox, account.token, {"SPACEINVOICES_REQUESTS_PER_SECOND": "47.5"})
+    split = [r.status for r in _side_by_side(sandbox, account.token, {"SPACEINVOICES_REQUESTS_PER_SECOND": "47.5"})]
     assert len(split) == 300 and 429 not in split
-    unsplit = _run_side_by_side(sandbox, account.token, {})
+    unsplit = [r.status for r in _side_by_side(sandbox, account.token, {})]
     assert 429 in unsplit, "each at the default 95/s, together they exceed the token's 100/s"
+
+
+def test_processes_that_share_a_rate_file_pace_as_one_within_the_token_limit(sandbox, account, tmp_path):
+    sandbox.set_rate_limit(100)
+    served = _side_by_side(sandbox, account.token, {"SPACEINVOICES_RATE_FILE": str(tmp_path / "rate")})
+    assert len(served) == 300 and 429 not in [r.status for r in served], "each at 95/s, together at 95/s too"
+    stamps = sorted(r.timestamp for r in served)
+    assert stamps[-1] - stamps[0] >= 299 / 95 - 0.05, "one schedule: 300 requests take at least 299 intervals"
+
+
+def test_a_rate_file_that_cannot_be_opened_is_a_configuration_error_naming_it(monkeypatch, tmp_path):
+    monkeypatch.setenv("SPACEINVOICES_RATE_FILE", str(tmp_path / "missing" / "rate"))
+    with pytest.raises(ConfigurationError, match="SPACEINVOICES_RATE_FILE: cannot open"):
+        SpaceInvoicesClient("token-0000", api_url="http://127.0.0.1:9")
 
 
 @pytest.mark.parametrize("bad", ["0", "-5", "fast", "nan", "inf"])

@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     env = {"PULUMI_BACKEND_URL": args.backend or os.environ.get("PULUMI_BACKEND_URL") or "file://~"}
     if args.api_url or os.environ.get("SPACEINVOICES_API_URL"):
         env["SPACEINVOICES_API_URL"] = args.api_url or os.environ["SPACEINVOICES_API_URL"]
-    budget = requests_per_second_from_env()  # the whole fleet's; each of K stacks at once gets budget / K
+    budget = requests_per_second_from_env()  # the whole fleet's, shared by the stacks at once (Fleet.pace)
     progress = Progress()
     with tempfile.TemporaryDirectory(prefix="spaceinvoices-fleet-") as root:
         fleet = Fleet(project=args.project or settings.get("project") or "spaceinvoices-fleet", root=Path(root), env=env)
@@ -154,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
     progress.track([])
     print(table(rows.values()))
     summary = report(rows.values(), command=args.command, shards=shards, parallel=args.parallel,
-                     requests_per_second_each=budget / max(1, min(args.parallel, len(shard_specs) or 1)),
+                     requests_per_second=budget,
                      moves=[{"organization": m.org_id, "from": m.source, "to": m.dest} for m in moves])
     if args.json_file:
         Path(args.json_file).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
