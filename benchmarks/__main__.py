@@ -18,6 +18,23 @@ def _counts(text: str) -> list[int]:
     return counts
 
 
+def _layouts(text: str) -> list[tuple[int, int]]:
+    try:
+        layouts = [tuple(int(n) for n in part.lower().split("x")) for part in text.split(",") if part.strip()]
+    except ValueError:
+        layouts = []
+    if not layouts or any(len(layout) != 2 or min(layout) < 1 for layout in layouts):
+        raise argparse.ArgumentTypeError("expected SHARDSxK layouts, comma-separated, e.g. 1x1,10x5")
+    return layouts  # type: ignore[return-value]
+
+
+def _modes(text: str) -> list[str]:
+    modes = [part.strip() for part in text.split(",") if part.strip()]
+    if not modes or set(modes) - {"skip", "default"}:
+        raise argparse.ArgumentTypeError("expected skip and/or default, comma-separated")
+    return modes
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true",
@@ -34,6 +51,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="extra arguments for every pulumi command of the cli section, e.g. '--parallel 16'")
     parser.add_argument("--cli-no-settled", action="store_true",
                         help="cli section: skip the settled-program variant (README: Large fleets)")
+    parser.add_argument("--fleet-layouts", type=_layouts, default=None,
+                        help="fleet section: SHARDSxK layouts, comma-separated (1x1,10x1,10x2,10x5,10x10; quick 2x2)")
+    parser.add_argument("--fleet-modes", type=_modes, default=None,
+                        help="fleet section: checkpoint modes, skip and/or default (both; default checkpoints "
+                             "only up to --cli-checkpoint-max organizations a stack unless named here)")
     parser.add_argument("--json", type=Path, default=RESULTS_DIR / "latest.json", help="where to write the JSON")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a figure misses its target")
     args = parser.parse_args(argv)
@@ -44,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
 
     report = run(quick=args.quick, sections=sections, orgs=args.orgs, resources=args.resources,
                  cli_checkpoint_max=args.cli_checkpoint_max, cli_args=tuple(shlex.split(args.cli_args)),
-                 cli_settled=not args.cli_no_settled)
+                 cli_settled=not args.cli_no_settled, fleet_layouts=args.fleet_layouts,
+                 fleet_modes=args.fleet_modes)
     print()
     print(report.table())
     for note in report.notes:

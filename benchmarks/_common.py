@@ -3,9 +3,10 @@ the stack config a provider gets, and medians."""
 
 from __future__ import annotations
 
+import json
 import statistics
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -59,3 +60,14 @@ def stack_config(url: str, token: str) -> dict[str, Any]:
 
 def median(values: Iterable[float]) -> float:
     return statistics.median(list(values))
+
+
+def table_main(argv: list[str], section: str, result: Callable[..., Any], table: Callable[[list[Any]], str]) -> int:
+    """`python -m benchmarks.SECTION --table RESULTS.json ...`: the section's markdown table from saved runs."""
+    if len(argv) >= 2 and argv[0] == "--table":
+        results = [result(**r) for path in argv[1:]
+                   for r in json.loads(Path(path).read_text(encoding="utf-8"))["details"][section]["results"]]
+        print(table(results))
+        return 0
+    print(f"usage: python -m benchmarks.{section} --table RESULTS.json [MORE.json ...]", file=sys.stderr)
+    return 2

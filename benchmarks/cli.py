@@ -50,7 +50,7 @@ from typing import Any
 import requests
 import yaml
 
-from ._common import CONNECT_BODY, ROOT
+from ._common import CONNECT_BODY, ROOT, table_main
 from .report import Report, Row
 
 RATE_LIMIT = 100
@@ -617,15 +617,5 @@ def markdown_table(results: list[PhaseResult]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str]) -> int:
-    if len(argv) >= 2 and argv[0] == "--table":
-        results = [PhaseResult(**r) for path in argv[1:]
-                   for r in json.loads(Path(path).read_text(encoding="utf-8"))["details"]["cli"]["results"]]
-        print(markdown_table(results))
-        return 0
-    print("usage: python -m benchmarks.cli --table RESULTS.json [MORE.json ...]", file=sys.stderr)
-    return 2
-
-
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(table_main(sys.argv[1:], "cli", PhaseResult, markdown_table))

@@ -7,13 +7,14 @@ from collections.abc import Iterable
 
 from .report import Report
 
-SECTIONS = ("calls", "imports", "overhead", "scale", "program", "cli", "adapters", "yaml")
-QUICK_SECTIONS = ("calls", "imports", "scale", "program", "cli")
+SECTIONS = ("calls", "imports", "overhead", "scale", "program", "cli", "adapters", "yaml", "fleet")
+QUICK_SECTIONS = ("calls", "imports", "scale", "program", "cli", "fleet")
 
 
 def run(*, quick: bool, sections: Iterable[str] | None = None, orgs: list[int] | None = None,
         resources: int | None = None, cli_checkpoint_max: int = 1000, cli_args: tuple[str, ...] = (),
-        cli_settled: bool = True, log: bool = True) -> Report:
+        cli_settled: bool = True, fleet_layouts: list[tuple[int, int]] | None = None,
+        fleet_modes: list[str] | None = None, log: bool = True) -> Report:
     """Run the chosen sections (all by default; in quick mode those without timing figures)."""
     chosen = [s for s in SECTIONS if s in set(sections or (QUICK_SECTIONS if quick else SECTIONS))]
     report = Report(mode="quick" if quick else "full")
@@ -61,5 +62,10 @@ def run(*, quick: bool, sections: Iterable[str] | None = None, orgs: list[int] |
             from . import native_yaml
 
             native_yaml.run(report, orgs=orgs[0] if orgs else 200, say=say)
+        elif section == "fleet":
+            from . import fleet
+
+            fleet.run(report, orgs=orgs or ([20] if quick else [1000]), quick=quick, layouts=fleet_layouts,
+                      modes=fleet_modes, checkpoint_max=cli_checkpoint_max, say=say)
         say(f"{section} done in {time.monotonic() - started:.1f} s")
     return report

@@ -1,7 +1,7 @@
 """The quick benchmark in CI: API calls per operation and `__provider` size stay within their targets.
 
-Runs `python -m benchmarks --quick` (calls, a small scale run, and the multi-org program with 20
-organizations under the real `pulumi` CLI) in a subprocess and reads its JSON. Only deterministic
+Runs `python -m benchmarks --quick` (calls, a small scale run, the multi-org program with 20
+organizations under the real `pulumi` CLI, and a fleet of 20 in 2 shards through `spaceinvoices-fleet`) in a subprocess and reads its JSON. Only deterministic
 figures are asserted: call counts and the `__provider` length. Times never are.
 """
 
@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def quick(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     out = tmp_path_factory.mktemp("benchmarks") / "quick.json"
     run = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--quick", "--only", "calls,scale,cli", "--json", str(out)],
+        [sys.executable, "-m", "benchmarks", "--quick", "--only", "calls,scale,cli,fleet", "--json", str(out)],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
     )
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
@@ -85,3 +85,19 @@ def test_under_the_real_cli_each_phase_of_the_multi_org_program_makes_its_calls(
         "cli.20.skip.preview.requests": 0, "cli.20.skip.up.requests": 42, "cli.20.skip.noop_up.requests": 0,
         "cli.20.skip.refresh.requests": 21, "cli.20.skip.destroy.requests": 21,
     }
+
+
+def test_a_fleet_run_makes_its_calls_in_every_phase_and_meets_no_429(quick):
+    found = [r for r in quick["rows"] if r["key"].startswith("fleet.")]
+    if not found and os.environ.get("CI", "").lower() != "true":
+        pytest.skip("; ".join(n for n in quick["notes"] if n.startswith("fleet:")) or "no fleet figures")
+    requests = {r["key"]: r["value"] for r in found if r["key"].endswith(".requests")}
+    # Two shard stacks run at once (K = 2) and the connect stack: the same calls as one stack.
+    assert requests == {
+        "fleet.20.2x2.skip.preview.requests": 0, "fleet.20.2x2.skip.up.requests": 42,
+        "fleet.20.2x2.skip.noop_up.requests": 0, "fleet.20.2x2.skip.refresh.requests": 21,
+        "fleet.20.2x2.skip.destroy.requests": 21,
+    }
+    assert {r["key"]: r["value"] for r in found if r["key"].endswith(".refused")} == {
+        f"fleet.20.2x2.skip.{phase}.refused": 0 for phase in ("preview", "up", "noop_up", "refresh", "destroy")}
+    assert misses(found) == []
