@@ -65,6 +65,8 @@ class FleetPhase:
     cpu_s: float = 0.0
     sandbox_cpu_s: float = 0.0
     machine_busy_cores: float = 0.0
+    first_request_s: float | None = None  # from the command's start
+    last_request_s: float | None = None
     stack_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -110,6 +112,7 @@ class FleetRun:
         sandbox_cpu = self.sandbox.cpu_seconds()
         busy_before, _ = system_cpu()
         log = self.root / f"{phase}.log"
+        started_at = time.time()  # the sandbox stamps its requests with the same clock
         started = time.monotonic()
         with open(log, "w", encoding="utf-8") as out:
             process = subprocess.Popen(command, cwd=self.root, env=self.env, stdout=out, stderr=subprocess.STDOUT,
@@ -128,6 +131,7 @@ class FleetRun:
                                f"{code}:\n{log.read_text(encoding='utf-8', errors='replace')[-3000:]}")
         records = self.sandbox.requests()
         stacks = json.loads(summary.read_text(encoding="utf-8"))["stacks"]
+        stamps = [r["timestamp"] - started_at for r in records]
         return FleetPhase(
             orgs=self.orgs, shards=self.shards, parallel=self.parallel, mode=self.mode, phase=phase,
             wall_s=round(wall, 1), requests=len(records), throttled=sum(1 for r in records if r["status"] == 429),
@@ -137,6 +141,8 @@ class FleetRun:
             cpu_s=round(sum(p["cpu_s"] for p in sampler.procs.values()), 1),
             sandbox_cpu_s=round(self.sandbox.cpu_seconds() - sandbox_cpu, 1),
             machine_busy_cores=round((busy_after - busy_before) / wall, 2),
+            first_request_s=round(min(stamps), 1) if stamps else None,
+            last_request_s=round(max(stamps), 1) if stamps else None,
             stack_seconds={s["stack"]: s["seconds"] for s in stacks if s["result"] == "succeeded"})
 
     def layout(self) -> str:
@@ -204,7 +210,9 @@ def add_rows(report: Report, results: list[FleetPhase]) -> None:
         )
         if r.ratio is not None:
             report.add(Row(f"{key}.ratio", "fleet", f"{where}: wall / bound", r.ratio, "x",
-                           TARGET_RATIO if large else None, detail=f"bound {r.bound_s:.1f} s"))
+                           TARGET_RATIO if large else None,
+                           detail=f"bound {r.bound_s:.1f} s; requests sent from {r.first_request_s} s to "
+                                  f"{r.last_request_s} s"))
 
 
 def markdown_table(results: list[FleetPhase]) -> str:
