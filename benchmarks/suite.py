@@ -65,7 +65,7 @@ def run(*, quick: bool, sections: Iterable[str] | None = None, orgs: list[int] |
         elif section == "fleet":
             from . import fleet
 
-            fleet.run(report, orgs=orgs or ([20] if quick else [1000]), quick=quick, layouts=fleet_layouts,
+            fleet.run(report, orgs=orgs or ([20] if quick else [200]), quick=quick, layouts=fleet_layouts,
                       modes=fleet_modes, checkpoint_max=cli_checkpoint_max, say=say)
         say(f"{section} done in {time.monotonic() - started:.1f} s")
     return report
