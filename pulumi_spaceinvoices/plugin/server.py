@@ -16,6 +16,7 @@ would be reported as no change and never reach the plugin.
 from __future__ import annotations
 
 import contextlib
+import signal
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -112,11 +113,16 @@ def main() -> None:
         provider_pb2_grpc.add_ResourceProviderServicer_to_server(servicer, server)
         port = server.add_insecure_port(address="127.0.0.1:0")
         await server.start()
+        # The engine stops a plugin with SIGINT: stop serving then, rather than let a KeyboardInterrupt
+        # land wherever the loop happens to be (a CI run once waited 30 s for an exit that never came).
+        loop = asyncio.get_running_loop()
+        for stop_signal in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(stop_signal, lambda: asyncio.ensure_future(server.stop(None)))
         sys.stdout.write(f"{port}\n")
         sys.stdout.flush()
         await server.wait_for_termination()
 
-    with contextlib.suppress(KeyboardInterrupt):  # the engine stops plugins with SIGINT
+    with contextlib.suppress(KeyboardInterrupt):  # a SIGINT before the loop's handlers are in place
         asyncio.run(serve())
 
 
