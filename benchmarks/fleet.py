@@ -127,7 +127,7 @@ class FleetRun:
                     os.killpg(process.pid, signal.SIGKILL)
         busy_after, _ = system_cpu()
         if code != 0:
-            raise RuntimeError(f"fleet {phase} ({self.orgs} orgs, {self.layout()}, {self.mode} checkpoints) exited "
+            raise RuntimeError(f"fleet {phase} ({self.orgs} orgs, {self.shards} shard(s), K={self.parallel}, {self.mode} checkpoints) exited "
                                f"{code}:\n{log.read_text(encoding='utf-8', errors='replace')[-3000:]}")
         records = self.sandbox.requests()
         stacks = json.loads(summary.read_text(encoding="utf-8"))["stacks"]
@@ -144,9 +144,6 @@ class FleetRun:
             first_request_s=round(min(stamps), 1) if stamps else None,
             last_request_s=round(max(stamps), 1) if stamps else None,
             stack_seconds={s["stack"]: s["seconds"] for s in stacks if s["result"] == "succeeded"})
-
-    def layout(self) -> str:
-        return f"{self.shards} shard(s), K={self.parallel}"
 
     def stop(self) -> None:
         self.sandbox.stop()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -17,14 +16,11 @@ import yaml
 from tests.actions_runner import Runner, load_workflow
 from tests.realengine import PASSPHRASE, require_cli
 from tests.test_examples import RUNNER_MACHINE, tracked_tree
+from tests.test_fleet import calls
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW = ROOT / "examples" / "fleet-ci" / "workflow.yml"
 SECRET_KEY = "sk_test_FleetCiSecretKey00000wxyz"
-
-
-def calls(sandbox) -> Counter[str]:
-    return Counter(r.operation for r in sandbox.requests() if not r.operation.startswith("page_"))
 
 
 @pytest.mark.timeout(1500)
@@ -65,14 +61,13 @@ def test_fleet_ci_workflow_runs_connect_then_three_shard_jobs_at_once_on_one_bac
     assert calls(sandbox) == {"get_account": 9, "create_account": 9}, "each organization created once"
     assert not [r for r in sandbox.requests() if r.status == 429], "three jobs on one token: no 429"
     assert all(sandbox.store.org_account(org)["active"] for org in orgs)
-    for i in range(shards):
-        summary = json.loads((Path(jobs[f"shards ({i})"].workspace).parent.parent / "temp" / "summary.json")
-                             .read_text())
+    summaries = [json.loads((Path(jobs[f"shards ({i})"].workspace).parent.parent / "temp" / "summary.json")
+                            .read_text()) for i in range(shards)]  # RUNNER_TEMP of each job's runner
+    for i, summary in enumerate(summaries):
         [stack] = summary["stacks"]
         assert stack["stack"] == f"shard-{i:02d}" and stack["result"] == "succeeded"
         assert summary["requests_per_second"] == pytest.approx(31.6), "the job's share of the token"
-    assert sum(json.loads((Path(j.workspace).parent.parent / "temp" / "summary.json").read_text())["stacks"][0]
-               ["created"] for j in jobs.values()) == 9
+    assert sum(summary["stacks"][0]["created"] for summary in summaries) == 9
 
     run("shards")  # the next push: nothing changed
     assert calls(sandbox) == {}, "a second run of the matrix makes no call"
