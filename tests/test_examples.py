@@ -43,8 +43,8 @@ EXAMPLES = ROOT / "examples"
 MULTI_ORG = EXAMPLES / "multi-org"
 RUN_SCRIPT = EXAMPLES / "quickstart" / "run.sh"
 WORKFLOW = EXAMPLES / "gitops" / "pulumi.yml"
-# run.sh keeps the root project's stack config here whatever QUICKSTART_STATE_DIR says (Pulumi.yaml's
-# stackConfigDir is fixed), so the tests that run it set aside a developer's own file and put it back.
+# run.sh keeps the quickstart project's stack config here whatever QUICKSTART_STATE_DIR says (its
+# Pulumi.yaml's stackConfigDir is fixed), so the tests that run it set aside a developer's own file and put it back.
 ROOT_STACK_CONFIG = ROOT / ".pulumi-state" / "stacks" / "Pulumi.dev.yaml"
 # run.sh's Stripe test keys (in the right format: the sandbox accepts any such pair).
 QUICKSTART_SECRET_KEY = "sk_test_quickstart0000000000000000"
@@ -206,7 +206,7 @@ def next_steps(printed: str) -> dict[str, Any]:
         "shell": [line.split("#")[0].strip() for line in commands.splitlines()],
         "pay": re.search(r"the demo invoice can be paid: (\S+)$", printed, re.M).group(1),
         "destroy": re.search(r"Clean up: (pulumi destroy --yes) ", printed).group(1),
-        "stop": re.search(r"then (bash examples/quickstart/run\.sh stop),", printed).group(1),
+        "stop": re.search(r"then (bash run\.sh stop),", printed).group(1),
     }
 
 
@@ -240,8 +240,9 @@ def test_the_quickstart_as_printed_from_run_sh_to_run_sh_stop(quickstart: Quicks
 
     told = next_steps(again.stdout)
     assert told["link"].startswith(f"{sandbox.url}/sandbox/onboarding/") and told["link"] != next_steps(first.stdout)["link"]
-    source, refresh, up, show = told["shell"]
+    source, cd, refresh, up, show = told["shell"]
     assert source == f"source {quickstart.state}/env.sh"
+    assert cd == "cd examples/quickstart"  # the project: the root is a plugin package (PulumiPlugin.yaml)
     assert (refresh, up, show) == ("pulumi refresh --yes", "pulumi up --yes", "pulumi stack output charges_enabled")
     assert told["pay"] == f"{sandbox.url}/sandbox/pay/{demo['shareableId']}"
 
@@ -255,9 +256,9 @@ def test_the_quickstart_as_printed_from_run_sh_to_run_sh_stop(quickstart: Quicks
                         demo["organizationId"]) == [(1,)]
 
     def typed(command: str) -> subprocess.CompletedProcess[str]:
-        """A command typed in the shell step 2 sets up, from the repository root."""
+        """A command typed in the shell step 2 sets up: from the repository root, then the project."""
         sandbox.clear()
-        done = quickstart.shell(f"{source} && {command}")
+        done = quickstart.shell(f"{source} && {cd} && {command}")
         assert done.returncode == 0, shown(done.stdout, *secrets)
         assert not any(secret in done.stdout for secret in secrets)
         return done
@@ -304,7 +305,7 @@ def test_the_quickstart_as_printed_from_run_sh_to_run_sh_stop(quickstart: Quicks
     assert not any(secret in backend + ROOT_STACK_CONFIG.read_text() for secret in secrets)
 
     started = time.monotonic()
-    stopped = quickstart.shell(told["stop"])
+    stopped = quickstart.shell(f"{cd} && {told['stop']}")  # where step 4 runs
     steps.record(told["stop"], started, Counter())
     assert f"Stopped the sandbox (pid {sandbox.pid})" in stopped.stdout
     with pytest.raises(ProcessLookupError):
@@ -326,7 +327,7 @@ def test_run_script_without_the_pulumi_cli_says_how_to_install_it_and_changes_no
     repo = tmp_path / "repo"
     (repo / "examples" / "quickstart").mkdir(parents=True)
     shutil.copy(RUN_SCRIPT, repo / "examples" / "quickstart" / "run.sh")
-    shutil.copy(ROOT / "Pulumi.yaml", repo / "Pulumi.yaml")
+    shutil.copy(EXAMPLES / "quickstart" / "Pulumi.yaml", repo / "examples" / "quickstart" / "Pulumi.yaml")
     home = tmp_path / "home"
     home.mkdir()
     path = tool_dir(tmp_path / "bin", "dirname", "cat", "python3", "sed", "grep", "mkdir")

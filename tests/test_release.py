@@ -111,11 +111,10 @@ def release(tmp_path_factory: pytest.TempPathFactory) -> Release:
 
 @pytest.fixture(scope="module")
 def wheel_checkout(release: Release, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """What a user of the wheel has: the quickstart's files (the root Pulumi.yaml and
-    examples/quickstart, no package source) and a fresh `.venv` with only the release's wheel
+    """What a user of the wheel has: the quickstart's files (examples/quickstart with its
+    Pulumi.yaml, no package source) and a fresh `.venv` with only the release's wheel
     installed, with its sandbox extra, from the package index as pip resolves it."""
     root = tmp_path_factory.mktemp("wheel-user")
-    shutil.copy(ROOT / "Pulumi.yaml", root)
     shutil.copytree(ROOT / "examples" / "quickstart", root / "examples" / "quickstart",
                     ignore=shutil.ignore_patterns("__pycache__"))
     subprocess.run([base_python(), "-m", "venv", str(root / ".venv")], check=True)

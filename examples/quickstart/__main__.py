@@ -1,7 +1,7 @@
 """Quickstart: enable Stripe Connect, create one organization's Connect account, export its onboarding link.
 
-`bash examples/quickstart/run.sh` runs this program against the local sandbox (the repository's
-Pulumi.yaml points here). Stack config, set with `pulumi config set`:
+`bash examples/quickstart/run.sh` runs this program against the local sandbox (Pulumi.yaml, beside
+it, is its project). Stack config, set with `pulumi config set`:
 
     spaceinvoices:accessToken  secret; or the SPACEINVOICES_ACCESS_TOKEN environment variable
     spaceinvoices:apiUrl       optional; default https://api.spaceinvoices.com

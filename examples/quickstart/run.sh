@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The quickstart in one command, on a machine with no Space Invoices account: a virtualenv with the
 # package and its sandbox, a local Space Invoices sandbox, a local state backend with a passphrase,
-# then `pulumi up --yes` of examples/quickstart (the program the repository's Pulumi.yaml runs).
+# then `pulumi up --yes` of the Pulumi project in examples/quickstart (its Pulumi.yaml and program).
 #
 #   bash examples/quickstart/run.sh         set up what is missing, then `pulumi up --yes`; safe to re-run
 #   bash examples/quickstart/run.sh stop    stop the sandbox that the first form leaves running
@@ -17,6 +17,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 STATE="${QUICKSTART_STATE_DIR:-$ROOT/.pulumi-state}"
 VENV="$ROOT/.venv"
+PROJECT="$ROOT/examples/quickstart"   # the Pulumi project: not the root, which is a plugin package
 STACK="dev"
 PIDFILE="$STATE/sandbox.pid"
 LOG="$STATE/sandbox.log"
@@ -135,9 +136,9 @@ if [ ! -s "$STATE/passphrase" ]; then
   (umask 077; "$VENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(24))' >"$STATE/passphrase")
 fi
 cat >"$STATE/env.sh" <<EOF
-# Written by examples/quickstart/run.sh. \`source\` it to run pulumi on the quickstart stack
-# (from the repository root): the local state backend, its passphrase, the activated virtualenv
-# (Pulumi runs the program and its dynamic providers with its python3) and the Pulumi CLI.
+# Written by examples/quickstart/run.sh. \`source\` it, then run pulumi on the quickstart stack in
+# examples/quickstart (the project's folder): the local state backend, its passphrase, the activated
+# virtualenv (Pulumi runs the program and its dynamic providers with its python3) and the Pulumi CLI.
 export PULUMI_BACKEND_URL='file://$STATE/backend'
 export PULUMI_CONFIG_PASSPHRASE_FILE='$STATE/passphrase'
 unset PULUMI_CONFIG_PASSPHRASE
@@ -149,7 +150,7 @@ EOF
 . "$STATE/env.sh"
 
 # 5. The stack, its config, and `pulumi up`.
-cd "$ROOT"
+cd "$PROJECT"
 on_error() {
   printf '\nrun.sh: stopped on an error. The sandbox is still running (%s);\n' "$API_URL" >&2
   printf 'fix the cause and run this command again, or stop it: bash examples/quickstart/run.sh stop\n' >&2
@@ -169,13 +170,15 @@ trap - ERR
 
 # 6. What happened, and what to do next.
 SOURCE_ENV="source ${STATE#"$ROOT"/}/env.sh"
-"$VENV/bin/python" - "$OUTPUTS" "$API_URL" "$SHAREABLE_ID" "$SOURCE_ENV" "$(cat "$PIDFILE")" <<'PY'
+case "$STATE" in "$ROOT"/*) STATE_FROM_PROJECT="../../${STATE#"$ROOT"/}" ;; *) STATE_FROM_PROJECT="$STATE" ;; esac
+"$VENV/bin/python" - "$OUTPUTS" "$API_URL" "$SHAREABLE_ID" "$SOURCE_ENV" "$(cat "$PIDFILE")" "$STATE_FROM_PROJECT" <<'PY'
 import json, sys
 outputs = json.loads(sys.argv[1])
-api_url, shareable_id, source_env, pid = sys.argv[2:]
+api_url, shareable_id, source_env, pid, state_from_project = sys.argv[2:]
 url = outputs.get("onboarding_url")
 steps = [
     (source_env, "the state backend, passphrase and .venv for this shell"),
+    ("cd examples/quickstart", "the quickstart's Pulumi project"),
     ("pulumi refresh --yes", "reads the account: charges_enabled turns true in the state"),
     ("pulumi up --yes", "the stack outputs follow: charges_enabled true, no link needed"),
     ("pulumi stack output charges_enabled", ""),
@@ -197,8 +200,8 @@ What to do next
   2. See the organization's charges become enabled, from the repository root:
 {commands}
   3. With charges enabled, the demo invoice can be paid: {api_url}/sandbox/pay/{shareable_id}
-  4. Clean up: pulumi destroy --yes (deactivates both: the API has no delete),
-     then bash examples/quickstart/run.sh stop, and rm -rf .pulumi-state.
+  4. Clean up, in examples/quickstart: pulumi destroy --yes (deactivates both: the API has no
+     delete), then bash run.sh stop, and rm -rf {state_from_project}.
 
 The sandbox keeps running in the background for these steps (pid {pid}, {api_url}).
 Stop it with: bash examples/quickstart/run.sh stop""")
