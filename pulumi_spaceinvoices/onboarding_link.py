@@ -8,12 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
 
 import pulumi
 
 from ._functions import call_as_output, client_for
 from .errors import APIConnectionError, APIError, InvalidInputError, NotFoundError
 from .organization_connect_account import validate_object_id
+
+if TYPE_CHECKING:
+    from .client import SpaceInvoicesClient
 
 LINK_LIFETIME = timedelta(minutes=5)
 
@@ -50,8 +54,12 @@ def get_onboarding_link(
     Raises InvalidInputError for a malformed id (before any request) and NotFoundError when the
     organization has no Connect account yet (create an OrganizationConnectAccount first).
     """
-    org_id = _checked_id(organization_id)
-    api = client_for(access_token, api_url)
+    return onboarding_link_with(client_for(access_token, api_url), _checked_id(organization_id))
+
+
+def onboarding_link_with(api: SpaceInvoicesClient, org_id: str) -> GetOnboardingLinkResult:
+    """What :func:`get_onboarding_link` does, with a given client (the onboarding endpoint has its own,
+    paced at its share of the token's budget). ``org_id`` must be validated already."""
     try:
         account = api.get_connect_account(org_id)
         if account is None:
@@ -68,7 +76,8 @@ def get_onboarding_link(
 
         raise describe_failure("get_onboarding_link", f"for organization {org_id}", error) from None
     expires = (datetime.now(timezone.utc) + LINK_LIFETIME).isoformat(timespec="seconds").replace("+00:00", "Z")
-    return GetOnboardingLinkResult(organization_id=org_id, onboarding_complete=False, url=link.url, expires_at=expires)
+    return GetOnboardingLinkResult(organization_id=org_id, onboarding_complete=False, url=link.url,
+                                   expires_at=expires)
 
 
 def get_onboarding_link_output(

@@ -131,7 +131,7 @@ def program_config() -> dict[str, Any]:
         values = [cfg.get(key.split(":", 1)[1]) for key in keys]
     except Exception:  # no Pulumi program is running: config is simply absent
         return {}
-    return {key: value for key, value in zip(keys, values) if value}
+    return {key: value for key, value in zip(keys, values, strict=True) if value}
 
 
 def _first(*sources: tuple[Any, str]) -> tuple[Any, str]:
