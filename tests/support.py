@@ -5,16 +5,23 @@
 - `engine(...)`: an `Engine` pointed at the sandbox with an account's token (a secret config value).
 - `provider_string(provider)`: the serialized `__provider`, as a program registers it.
 - `serve_http(handler)`: a real HTTP server on loopback with a `BaseHTTPRequestHandler`; yields its URL.
+- `OnboardingProcess`: `spaceinvoices-onboarding serve` in a process of its own, its output kept.
 """
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import requests
 from pulumi.dynamic.dynamic import serialize_provider
 
 from tests.harness import Engine
@@ -90,3 +97,66 @@ def serve_http(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+SIGNING_KEY = "onboarding-signing-key-for-tests-0123456789abcdef"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class OnboardingProcess:
+    """`spaceinvoices-onboarding serve` as a user runs it: a real process on a loopback port, its
+    stderr (the access log included) kept for the tests' secret checks. `restart()` keeps the port."""
+
+    def __init__(self, sandbox: Any, token: str, *, signing_key: str = SIGNING_KEY, port: int | None = None,
+                 args: tuple[str, ...] = ("--no-check",), env: Mapping[str, str] | None = None) -> None:
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, "SPACEINVOICES_API_URL": sandbox.url, "SPACEINVOICES_ACCESS_TOKEN": token,
+                    "SPACEINVOICES_ONBOARDING_URL": self.url, "SPACEINVOICES_ONBOARDING_SIGNING_KEY": signing_key,
+                    **(env or {})}
+        self.args = args
+        self.logs: list[str] = []
+        self._process: subprocess.Popen[str] | None = None
+
+    def start(self) -> OnboardingProcess:
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "pulumi_spaceinvoices.onboarding", "serve", "--port", str(self.port), *self.args],
+            env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"the onboarding endpoint exited: {self.stop()}")
+            try:
+                if requests.get(f"{self.url}/health", timeout=1).status_code == 200:
+                    return self
+            except requests.ConnectionError:
+                time.sleep(0.05)
+        raise RuntimeError(f"the onboarding endpoint did not start: {self.stop()}")
+
+    def stop(self) -> str:
+        """Stop it; returns (and keeps) what it printed."""
+        if self._process is not None:
+            self._process.terminate()
+            try:
+                out, _ = self._process.communicate(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                out, _ = self._process.communicate()
+            self.logs.append(out)
+            self._process = None
+        return "".join(self.logs)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def __enter__(self) -> OnboardingProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
