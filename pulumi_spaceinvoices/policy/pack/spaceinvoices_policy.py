@@ -266,12 +266,12 @@ def check_one_per_object(resources: list[tuple[Resource, str]], settings: dict[s
                 accounts.setdefault((provider, org), []).append(resource)
     for group in configs.values():
         if len(group) > 1:
-            names = ", ".join(f"'{r.name}'" for r in group)
+            names = ", ".join(sorted(f"'{r.name}'" for r in group))
             yield (f"{len(group)} StripeConnectConfig resources ({names}) manage the one Connect config of the same "
                    f"Space Invoices account: keep one per account (provider)")
     for (_, org), group in accounts.items():
         if len(group) > 1:
-            names = ", ".join(f"'{r.name}'" for r in group)
+            names = ", ".join(sorted(f"'{r.name}'" for r in group))
             yield (f"OrganizationConnectAccount resources {names} have the same '{group[0].prop('organization_id')}' "
                    f"({org}): keep one resource per organization")
 
