@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from .report import Report
 
-SECTIONS = ("calls", "imports", "overhead", "scale", "program", "cli", "adapters", "yaml", "fleet")
+SECTIONS = ("calls", "imports", "overhead", "scale", "program", "cli", "adapters", "yaml", "fleet", "policy")
 QUICK_SECTIONS = ("calls", "imports", "scale", "program", "cli", "fleet")
 
 
@@ -67,5 +67,9 @@ def run(*, quick: bool, sections: Iterable[str] | None = None, orgs: list[int] |
 
             fleet.run(report, orgs=orgs or ([20] if quick else [200]), quick=quick, layouts=fleet_layouts,
                       modes=fleet_modes, checkpoint_max=cli_checkpoint_max, say=say)
+        elif section == "policy":
+            from . import policy
+
+            policy.run(report, orgs=orgs[0] if orgs else 200, say=say)
         say(f"{section} done in {time.monotonic() - started:.1f} s")
     return report
