@@ -15,7 +15,8 @@ machine the way a fresh ubuntu-latest runner runs them, for the steps this proje
   `shell: bash`), in `working-directory` (default: the workspace).
 - `pulumi/actions`: the CLI command it stands for: `pulumi login <cloud-url>` when set, then
   `pulumi preview` or `pulumi up --yes --skip-preview` (what its Automation API call runs) with
-  `--stack <stack-name>`, `--refresh` for `refresh: true`, in `work-dir`; `comment-on-pr` is
+  `--stack <stack-name>`, `--refresh` for `refresh: true`, a `--policy-pack`/`--policy-pack-config`
+  per line of `policyPacks`/`policyPackConfigs`, in `work-dir`; `comment-on-pr` is
   ignored (there is no pull request). Like the action, it puts the CLI on PATH for later steps; with
   no `command` that is all it does, after checking that the CLI is the `pulumi-version` asked for.
 - Env: the workflow's, then the job's, then the step's `env:`, merged in that order. Expressions
@@ -54,7 +55,8 @@ import yaml
 EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 DEFAULT_SHELL = ["bash", "-e"]
 BASH_SHELL = ["bash", "--noprofile", "--norc", "-eo", "pipefail"]
-PULUMI_INPUTS = {"command", "stack-name", "work-dir", "refresh", "cloud-url", "comment-on-pr", "pulumi-version"}
+PULUMI_INPUTS = {"command", "stack-name", "work-dir", "refresh", "cloud-url", "comment-on-pr", "pulumi-version",
+                 "policyPacks", "policyPackConfigs"}
 PASSED_THROUGH = ("LANG", "LC_ALL", "TZ", "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE")
 
 
@@ -391,5 +393,10 @@ class Runner:
         command = ["pulumi", *command, "--stack", inputs["stack-name"], "--non-interactive"]
         if inputs.get("refresh", "false").lower() == "true":
             command.append("--refresh")
+        # Multiline lists, as the action reads them (getMultilineInput): one flag per non-empty line.
+        for key, flag in (("policyPacks", "--policy-pack"), ("policyPackConfigs", "--policy-pack-config")):
+            for line in inputs.get(key, "").splitlines():
+                if line.strip():
+                    command += [flag, line.strip()]
         run = self._process(command, cwd, env)
         return subprocess.CompletedProcess(run.args, run.returncode, output + run.stdout)
