@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from ..client import ENV_RATE_FILE, ENV_REQUESTS_PER_SECOND
-from .layout import CONNECT_STACK, Move, shard_index
+from .layout import CONNECT_STACK, Move, shard_index, shard_stack
 from .program import ENV_INPUT
+from .scope import ACCOUNT_TYPE, StackState, parse_state
 
-ACCOUNT_TYPE = ":OrganizationConnectAccount"
 SHARDS_TAG = "spaceinvoices:fleet-shards"
 # The CLI's PostgreSQL backend (3.274.1) lists stacks with 10 workers, each holding a connection
 # while it asks for a second, from a pool of 2 x GOMAXPROCS: with that many stacks or more (4 on two
@@ -45,7 +45,7 @@ MAIN = "from pulumi_spaceinvoices.fleet.program import main\n\nmain()\n"
 @dataclass
 class StackResult:
     stack: str
-    result: str = "pending"  # succeeded, failed, skipped
+    result: str = "pending"  # succeeded, failed, skipped, unchanged (not run: its state holds the input)
     organizations: int = 0
     done: int = 0
     created: int = 0
@@ -55,6 +55,15 @@ class StackResult:
     seconds: float = 0.0
     error: str | None = None
     ops: dict[str, int] = field(default_factory=dict)
+    reasons: list[str] = field(default_factory=list)  # why it ran (preview, up); empty when --full
+
+
+class StateUnreadable(Exception):
+    """A stack's state could not be read: never taken as unchanged; the command stops naming it."""
+
+    def __init__(self, stack: str | None, why: str) -> None:
+        super().__init__(f"cannot read the state of stack {stack}: {why}" if stack else why)
+        self.stack = stack
 
 
 class Fleet:
@@ -70,7 +79,7 @@ class Fleet:
     def folder(self, stack: str) -> Path:
         folder = self.root / stack
         if not folder.exists():
-            folder.mkdir(parents=True)
+            folder.mkdir(parents=True, exist_ok=True)
             (folder / "Pulumi.yaml").write_text(f"name: {self.project}\nruntime: python\n", encoding="utf-8")
             (folder / "__main__.py").write_text(MAIN, encoding="utf-8")
         return folder
@@ -82,34 +91,67 @@ class Fleet:
         make = auto.create_or_select_stack if create else auto.select_stack
         return make(stack_name=name, work_dir=str(self.folder(name)), opts=opts)
 
-    def stacks(self) -> list[str]:
+    def stacks(self, shards_hint: int | None = None) -> list[str]:
+        """The project's stacks. When the backend cannot list them (a file backend reads every
+        checkpoint to list), the error names the fleet's stack whose state cannot be read."""
         from pulumi import automation as auto
 
-        workspace = auto.LocalWorkspace(work_dir=str(self.folder("_list")), env_vars=self.env)
-        return sorted(s.name for s in workspace.list_stacks())
-
-    def recorded_shards(self) -> int | None:
-        if CONNECT_STACK not in self.stacks():
-            return None
         try:
-            return int(self.stack(CONNECT_STACK, create=False).get_tag(SHARDS_TAG))
+            workspace = auto.LocalWorkspace(work_dir=str(self.folder("_list")), env_vars=self.env)
+            return sorted(s.name for s in workspace.list_stacks())
+        except Exception as error:
+            hint = shards_hint or self.recorded_shards([CONNECT_STACK]) or 0
+            for name in [CONNECT_STACK, *(shard_stack(i) for i in range(hint))]:
+                try:
+                    self.export(name)
+                except StateUnreadable as unreadable:
+                    if "no stack named" not in str(unreadable).lower():
+                        raise unreadable from None
+            raise StateUnreadable(None, f"the backend cannot list its stacks: {_brief(error)}") from None
+
+    def recorded_shards(self, listing: list[str] | None = None) -> int | None:
+        if CONNECT_STACK not in (self.stacks() if listing is None else listing):
+            return None
+        from pulumi import automation as auto
+
+        try:
+            workspace = auto.LocalWorkspace(work_dir=str(self.folder("_list")), env_vars=self.env)
+            return int(workspace.get_tag(CONNECT_STACK, SHARDS_TAG))
         except Exception:
             return None
 
     def record_shards(self, shards: int) -> None:
         self.stack(CONNECT_STACK).set_tag(SHARDS_TAG, str(shards))
 
+    def export(self, stack: str) -> dict[str, Any]:
+        """A stack's deployment as `pulumi stack export` prints it: one CLI run, secrets left encrypted
+        (nothing here needs them, and decrypting costs the passphrase's key derivation)."""
+        result = subprocess.run(["pulumi", "stack", "export", "--stack", stack], cwd=self.folder("_list"),
+                                env={**os.environ, **self.env}, text=True, capture_output=True)
+        try:
+            if result.returncode != 0:
+                raise ValueError(_brief_text(result.stderr or result.stdout))
+            deployment = json.loads(result.stdout).get("deployment")
+            if not isinstance(deployment, dict):
+                raise ValueError("the export holds no deployment")
+            return deployment
+        except ValueError as error:
+            raise StateUnreadable(stack, str(error)) from None
+
+    def read_state(self, stack: str) -> StackState:
+        return parse_state(self.export(stack))
+
     def accounts(self, stack: str) -> dict[str, str]:
         """org id -> URN of the OrganizationConnectAccounts in a stack's state."""
-        deployment = self.stack(stack, create=False).export_stack().deployment or {}
-        return {(r.get("outputs", {}).get("organization_id") or r["id"]).lower(): r["urn"]
-                for r in deployment.get("resources", [])
-                if r["type"].endswith(ACCOUNT_TYPE) and not r.get("delete") and r.get("id")}
+        return self.read_state(stack).accounts
 
-    def states(self, parallel: int) -> dict[str, dict[str, str]]:
-        shards = [s for s in self.stacks() if shard_index(s) is not None]
+    def states(self, parallel: int, listing: list[str] | None = None, *,
+               connect: bool = False) -> dict[str, StackState]:
+        """Every shard stack's state (and the connect stack's with `connect`), K CLI runs at once."""
+        names = [s for s in (self.stacks() if listing is None else listing)
+                 if shard_index(s) is not None or (connect and s == CONNECT_STACK)]
         with ThreadPoolExecutor(max(1, parallel)) as pool:
-            return dict(zip(shards, pool.map(self.accounts, shards), strict=True))
+            return dict(zip(names, pool.map(self.read_state, names), strict=True))
 
     def move(self, moves: list[Move], urns: Mapping[str, Mapping[str, str]], say: Callable[[str], None]) -> None:
         """`pulumi state move` per (source, dest), in batches; the accounts are never touched."""
@@ -187,18 +229,20 @@ class Progress:
 
 
 def run_stacks(fleet: Fleet, command: str, specs: Mapping[str, dict[str, Any]], *, parallel: int, budget: float,
-               progress: Progress, rows: Mapping[str, StackResult]) -> None:
+               progress: Progress, rows: Mapping[str, StackResult], options: Mapping[str, Any] | None = None) -> None:
     """Run `command` on every stack of `specs` (stack -> the program's input), `parallel` at a time,
-    the largest first (so no big stack starts last and runs on alone)."""
+    the largest first (so no big stack starts last and runs on alone); `options` go to the Automation
+    API's call (policy_packs, policy_pack_configs)."""
     names = sorted(specs, key=lambda n: -rows[n].organizations)
     at_once = max(1, min(parallel, len(names)))
     pace = fleet.pace(budget, at_once)
     with ThreadPoolExecutor(at_once) as pool:
-        list(pool.map(lambda n: _run_one(fleet, command, n, specs[n], pace, progress, rows[n]), names))
+        list(pool.map(lambda n: _run_one(fleet, command, n, specs[n], pace, progress, rows[n], options or {}),
+                      names))
 
 
 def _run_one(fleet: Fleet, command: str, name: str, spec: dict[str, Any], pace: dict[str, str], progress: Progress,
-             row: StackResult) -> None:
+             row: StackResult, options: Mapping[str, Any]) -> None:
     started = time.monotonic()
     row.result = "running"
     shared = " (shared)" if ENV_RATE_FILE in pace else ""
@@ -223,7 +267,7 @@ def _run_one(fleet: Fleet, command: str, name: str, spec: dict[str, Any], pace: 
         stack = fleet.stack(name, {**pace, ENV_INPUT: str(spec_file)},
                             create=command in ("up", "preview"))
         run = getattr(stack, command)
-        run(on_event=on_event, color="never")
+        run(on_event=on_event, color="never", **options)
         # Counted from the steps, so the stack's own pulumi:pulumi:Stack resource is not among them.
         row.created = row.ops.get("create", 0) + row.ops.get("create-replacement", 0)
         row.updated = row.ops.get("update", 0)
@@ -237,7 +281,10 @@ def _run_one(fleet: Fleet, command: str, name: str, spec: dict[str, Any], pace: 
 
 def _brief(error: Exception) -> str:
     """The engine's error lines of a failed CLI run (not its whole output)."""
-    text = getattr(error, "stderr", None) or getattr(error, "stdout", None) or str(error)
+    return _brief_text(getattr(error, "stderr", None) or getattr(error, "stdout", None) or str(error))
+
+
+def _brief_text(text: str) -> str:
     lines = [line.strip() for line in str(text).splitlines() if line.strip()]
     picked = [line for line in lines if "error" in line.lower()] or lines[-3:]
     return " | ".join(dict.fromkeys(picked))[:2000]
@@ -258,7 +305,8 @@ def table(rows: Iterable[StackResult]) -> str:
 
 def report(rows: Iterable[StackResult], **extra: Any) -> dict[str, Any]:
     stacks = [asdict(r) for r in rows]
-    return {**extra, "ok": all(s["result"] != "failed" for s in stacks), "stacks": stacks}
+    return {**extra, "ok": all(s["result"] != "failed" for s in stacks),
+            "unchanged": [s["stack"] for s in stacks if s["result"] == "unchanged"], "stacks": stacks}
 
 
-__all__ = ["Fleet", "Progress", "StackResult", "report", "run_stacks", "table"]
+__all__ = ["Fleet", "Progress", "StackResult", "StateUnreadable", "report", "run_stacks", "table"]
