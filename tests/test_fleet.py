@@ -124,6 +124,7 @@ def fleet(workspace, sandbox, account, tmp_path):
 
     run.summary = lambda: {s["stack"]: s for s in json.loads((tmp_path / "summary.json").read_text())["stacks"]}
     run.workspace = workspace
+    run.env = env  # a test may add variables before its next run
     run.path = tmp_path / "summary.json"
     return run
 
