@@ -179,11 +179,14 @@ def coerce_numbers(value: Any) -> Any:
 
 
 # `pulumi refresh` and `pulumi destroy` configure providers with the settings saved by the last
-# `pulumi up`, not the stack's current config, so a rotated token only reaches them that way.
+# `pulumi up`, not the stack's current config. `refresh --run-program` configures them from the
+# program and saves that, and it deletes nothing; `destroy --run-program` is not named: in a stack
+# with a protected resource the program does not declare, it deletes the provider that resource
+# still uses and leaves an invalid checkpoint (pulumi/pulumi#21277; tests/test_engine_stale_token.py).
 SAVED_TOKEN_HINT = (
     "If the token was changed since the last `pulumi up`: `pulumi refresh` and `pulumi destroy` still use the "
-    "one saved in the stack, so run them with `--run-program` (which uses the current config), or run "
-    "`pulumi up` first."
+    "one saved in the stack, so run `pulumi refresh --run-program` first (it reads with the current config "
+    "and saves it in the stack), then the command again."
 )
 
 

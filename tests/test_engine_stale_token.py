@@ -4,8 +4,9 @@ Neither command runs the program: the engine configures each provider (the dynam
 default provider, which holds the whole stack config, and the native provider's instance alike)
 with the settings saved by the last `pulumi up`. After a rotation that revoked the old token, or
 after an `up` that failed on a mistyped token, they send the saved token and the API refuses it.
-What the user gets is a one-line error that says what to do (`--run-program`), no secret, and that
-command then works with the current token. The API calls of each step are counted.
+What the user gets is a one-line error that says what to do (`pulumi refresh --run-program`, then the
+command again), no secret, and both commands then work with the current token, also in a stack that
+holds a protected resource the program does not declare. The API calls of each step are counted.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ ADAPTERS = ("dynamic", "native")
 # What refresh reads and destroy deactivates (the native program's onboarding link reads its account too).
 REFRESH_CALLS = {"dynamic": {"get_connect": 1, "get_account": 1}, "native": {"get_connect": 1, "get_account": 2}}
 DESTROY_CALLS = {"update_connect": 1, "update_account": 1}
+ACCOUNT = "spaceinvoices:index:OrganizationConnectAccount"
 
 
 def calls(sandbox) -> Counter[str]:
@@ -59,7 +61,7 @@ def assert_says_what_to_do(output: str, *tokens: str) -> None:
 
 
 @pytest.mark.parametrize("adapter", ADAPTERS)
-def test_after_a_rotation_refresh_and_destroy_name_run_program_which_uses_the_new_token(
+def test_after_a_rotation_refresh_and_destroy_name_refresh_run_program_after_which_both_use_the_new_token(
         stack, sandbox, account, org_id, adapter):
     project, key = stack(adapter)
     new_token = sandbox.create_token(account.id)
@@ -80,7 +82,11 @@ def test_after_a_rotation_refresh_and_destroy_name_run_program_which_uses_the_ne
     assert sum(calls(sandbox).values()) == refused(sandbox) >= 1
 
     sandbox.clear_requests()
-    project.destroy("--run-program")
+    project.refresh("--run-program")  # what the hint says; the native link went with the failed destroy
+    assert calls(sandbox) == {"get_connect": 1, "get_account": 1} and refused(sandbox) == 0
+
+    sandbox.clear_requests()
+    project.destroy()
     assert calls(sandbox) == DESTROY_CALLS and refused(sandbox) == 0
     assert sandbox.store.org_account(org_id)["active"] is False
     assert sandbox.store.connect_config(account.id)["active"] is False
@@ -88,7 +94,7 @@ def test_after_a_rotation_refresh_and_destroy_name_run_program_which_uses_the_ne
 
 
 @pytest.mark.parametrize("adapter", ADAPTERS)
-def test_after_an_up_failed_on_a_mistyped_token_and_the_config_fixed_destroy_run_program_works(
+def test_after_an_up_failed_on_a_mistyped_token_and_the_config_fixed_refresh_run_program_then_destroy_works(
         stack, sandbox, account, org_id, adapter):
     project, key = stack(adapter)
     mistyped = "mistyped-token-0000000000"
@@ -116,3 +122,56 @@ def test_after_an_up_failed_on_a_mistyped_token_and_the_config_fixed_destroy_run
     assert calls(sandbox) == DESTROY_CALLS and refused(sandbox) == 0
     assert sandbox.store.org_account(org_id)["active"] is False
     assert sandbox.store.connect_config(account.id)["active"] is False
+
+
+
+@pytest.mark.parametrize("adapter", ADAPTERS)
+def test_with_a_protected_account_outside_the_program_the_hint_keeps_the_state_valid(
+        stack, sandbox, account, org_id, api, adapter):
+    """Issue 25's steps: a second account imported (protected) and not pasted into the program, an `up`
+    that failed on a mistyped token, the token fixed, `destroy` refused. `destroy --run-program`, which
+    the hint used to name, then ends in the CLI's own snapshot integrity failure and leaves an invalid
+    checkpoint: run with the program, destroy deletes the provider that the protected account still
+    uses (pulumi/pulumi#21277, open in v3.274.1). What the hint names now, `refresh --run-program`,
+    deletes nothing; the plain commands then use the current token, and the state stays valid."""
+    project, key = stack(adapter)
+    other = sandbox.create_organization(account.id, name="Globex d.o.o.")
+    assert api.post(f"/v1/organizations/{other}/stripe-connect/account", json={}).status_code == 200
+    # Dynamic providers cannot import: the account comes in through the native provider, in the
+    # dynamic stack its default instance (the same `spaceinvoices:accessToken`), in the native stack
+    # the program's explicit one, which the mistyped token then reaches.
+    provider = []
+    if adapter == "native":
+        [explicit] = project.resources("pulumi:providers:spaceinvoices")
+        provider = ["--provider", f"account={explicit['urn']}"]
+    project.pulumi("import", "--yes", "--skip-preview", ACCOUNT, "globex", other, *provider)
+    assert [r["protect"] for r in project.resources(":index:OrganizationConnectAccount") if r["id"] == other] == [True]
+
+    mistyped = "mistyped-token-0000000000"
+    project.set_config({key: mistyped}, secrets={key})
+    assert project.up(check=False).returncode != 0
+    project.set_config({key: account.token}, secrets={key})
+    destroy = project.destroy(check=False)
+    assert destroy.returncode != 0
+    assert_says_what_to_do(destroy.stdout, account.token, mistyped)
+    assert "`pulumi refresh --run-program`" in destroy.stdout and "destroy --run-program" not in destroy.stdout
+
+    sandbox.clear_requests()
+    project.refresh("--run-program")
+    assert refused(sandbox) == 0 and calls(sandbox) == {"get_connect": 1, "get_account": 2}  # Acme, Globex (the native link went with the failed destroy)
+    sandbox.clear_requests()
+    destroy = project.destroy(check=False)  # everything but the protected account, which Pulumi keeps
+    assert destroy.returncode != 0 and "because it is protected" in destroy.stdout, destroy.stdout
+    assert calls(sandbox) == DESTROY_CALLS and refused(sandbox) == 0
+    assert sandbox.store.org_account(org_id)["active"] is False
+    assert sandbox.store.connect_config(account.id)["active"] is False
+
+    # A valid checkpoint: refresh and destroy read it, and the imported account goes once unprotected.
+    [globex] = [r for r in project.resources() if r["type"] == ACCOUNT]
+    assert globex["protect"] is True and sandbox.store.org_account(other)["active"] is True
+    project.refresh()
+    project.pulumi("state", "unprotect", "--yes", globex["urn"])
+    sandbox.clear_requests()
+    project.destroy()
+    assert calls(sandbox) == {"update_account": 1} and refused(sandbox) == 0
+    assert sandbox.store.org_account(other)["active"] is False and project.resources() == []
