@@ -1,6 +1,7 @@
 """Space Invoices Stripe Connect as Pulumi resources.
 
 Resources: :class:`StripeConnectConfig`, :class:`OrganizationConnectAccount`. Functions:
+:func:`get_onboarding_entry_url` / :func:`get_onboarding_entry_url_output` (the signed URL to send),
 :func:`get_onboarding_link` / :func:`get_onboarding_link_output`, :func:`get_payment_intent` /
 :func:`get_payment_intent_output`. The shared HTTP client is :class:`SpaceInvoicesClient`; every
 error raised derives from :class:`SpaceInvoicesError`. The local sandbox server lives in
@@ -52,6 +53,12 @@ if TYPE_CHECKING:
         UnexpectedResponseError,
         ValidationError,
     )
+    from .onboarding_entry import (
+        GetOnboardingEntryUrlOutputResult,
+        GetOnboardingEntryUrlResult,
+        get_onboarding_entry_url,
+        get_onboarding_entry_url_output,
+    )
     from .onboarding_link import (
         GetOnboardingLinkOutputResult,
         GetOnboardingLinkResult,
@@ -75,6 +82,8 @@ _EXPORTS = {
     "AuthenticationError": "errors",
     "ConfigurationError": "errors",
     "DEFAULT_API_URL": "settings",
+    "GetOnboardingEntryUrlOutputResult": "onboarding_entry",
+    "GetOnboardingEntryUrlResult": "onboarding_entry",
     "GetOnboardingLinkOutputResult": "onboarding_link",
     "GetOnboardingLinkResult": "onboarding_link",
     "GetPaymentIntentOutputResult": "payment_intent",
@@ -92,6 +101,8 @@ _EXPORTS = {
     "TEST_API_URL": "settings",
     "UnexpectedResponseError": "errors",
     "ValidationError": "errors",
+    "get_onboarding_entry_url": "onboarding_entry",
+    "get_onboarding_entry_url_output": "onboarding_entry",
     "get_onboarding_link": "onboarding_link",
     "get_onboarding_link_output": "onboarding_link",
     "get_payment_intent": "payment_intent",
@@ -104,6 +115,8 @@ __all__ = [
     "AuthenticationError",
     "ConfigurationError",
     "DEFAULT_API_URL",
+    "GetOnboardingEntryUrlOutputResult",
+    "GetOnboardingEntryUrlResult",
     "GetOnboardingLinkOutputResult",
     "GetOnboardingLinkResult",
     "GetPaymentIntentOutputResult",
@@ -122,6 +135,8 @@ __all__ = [
     "UnexpectedResponseError",
     "ValidationError",
     "__version__",
+    "get_onboarding_entry_url",
+    "get_onboarding_entry_url_output",
     "get_onboarding_link",
     "get_onboarding_link_output",
     "get_payment_intent",

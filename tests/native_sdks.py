@@ -26,6 +26,10 @@ from tests.realengine import PROGRAMS, Project
 ROOT = Path(__file__).resolve().parent.parent
 SDK = ROOT / "sdk"
 LIFECYCLE = PROGRAMS / "native-lifecycle"
+# The lifecycle programs' provider signs entry URLs: these settings, with the key a secret config value.
+ENTRY_URL_CONFIG = {"onboardingUrl": "https://onboard.platform.example.com",
+                    "onboardingSigningKey": "native-lifecycle-signing-key-0123456789abcdef"}
+ENTRY_URL_SECRETS = {"onboardingSigningKey"}
 LANGUAGES = ("yaml", "python", "typescript", "go")
 GO_MODULE = "github.com/spaceinvoices/pulumi-spaceinvoices/sdk/go"
 

@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.native_sdks import LANGUAGES, LIFECYCLE
+from pulumi_spaceinvoices.onboarding import OnboardingEndpoint, Settings, Visit
+from pulumi_spaceinvoices.onboarding_entry import entry_url
+from tests.native_sdks import ENTRY_URL_CONFIG, ENTRY_URL_SECRETS, LANGUAGES, LIFECYCLE
 from tests.realengine import PROGRAMS, require_cli
 
 SECRET_KEY = "sk_test_NativeLifecycle0000"
@@ -41,6 +43,15 @@ def summary(output: str) -> dict[str, int]:
     return found
 
 
+def entry_page_status(url: str, signing_key: str) -> int:
+    """What the onboarding endpoint, holding `signing_key`, answers for the entry URL `url` (no API call)."""
+    base, _, rest = url.partition("/o/")
+    path, _, query = rest.partition("?")
+    endpoint = OnboardingEndpoint(Settings(base_url=base, signing_key=signing_key))
+    params = dict(part.split("=", 1) for part in query.split("&"))
+    return endpoint.handle(Visit("GET", f"/o/{path}", params)).status
+
+
 def plugin_version_warnings_only(output: str) -> list[str]:
     """Warnings other than the CLI's note that it found the plugin on PATH (expected: that is how it is installed)."""
     return [line for line in output.splitlines() if "warning:" in line and "from $PATH at" not in line]
@@ -54,8 +65,9 @@ def native(workspace, sandbox, account, toolchains):
     def make(language="yaml", **config):
         project = workspace.project(
             LIFECYCLE / language,
-            config={"apiUrl": sandbox.url, "accessToken": account.token, "stripeSecretKey": SECRET_KEY, **config},
-            secrets={"accessToken", "stripeSecretKey"},
+            config={"apiUrl": sandbox.url, "accessToken": account.token, "stripeSecretKey": SECRET_KEY,
+                    **ENTRY_URL_CONFIG, **config},
+            secrets={"accessToken", "stripeSecretKey", *ENTRY_URL_SECRETS},
         )
         toolchains.prepare(language, project)
         return project
@@ -81,6 +93,8 @@ def test_preview_up_noop_update_refresh_drift_replace_and_destroy(native, sandbo
     outputs = project.outputs()
     assert outputs["onboardingUrl"].startswith(sandbox.url) and outputs["onboardingComplete"] is False
     assert outputs["chargesEnabled"] is False
+    base, key = ENTRY_URL_CONFIG["onboardingUrl"], ENTRY_URL_CONFIG["onboardingSigningKey"]
+    assert outputs["entryUrl"] == entry_url(base, org_id, key), "the invoke signs; it calls nothing"
     assert sandbox.store.org_account(org_id)["active"] is True
     assert plugin_version_warnings_only(up.stdout) == []
 
@@ -132,7 +146,17 @@ def test_preview_up_noop_update_refresh_drift_replace_and_destroy(native, sandbo
     noop = project.up()
     assert summary(noop.stdout) == {}
     assert calls(sandbox) == {}, "onboarded: an up with nothing changed calls nothing at all"
+    assert project.outputs()["entryUrl"] == outputs["entryUrl"], "the same entry URL on every up"
     project.preview("--expect-no-changes")
+
+    rotated = "rotated-signing-key-0123456789abcdefghijkl"
+    project.set_config({"onboardingSigningKey": rotated}, secrets={"onboardingSigningKey"})
+    sandbox.clear_requests()
+    assert summary(project.up().stdout) == {"updated": 1}  # the provider, now with the new key
+    assert calls(sandbox) == {}
+    new_entry = project.outputs()["entryUrl"]
+    assert new_entry == entry_url(base, org_id, rotated) != outputs["entryUrl"]
+    assert entry_page_status(new_entry, rotated) == 200 and entry_page_status(outputs["entryUrl"], rotated) == 403
 
     if language != "yaml":  # (the YAML program can't branch: tests/programs/native-read runs its invoke)
         invoice = sandbox.create_invoice(org_id, amount=125.0, currency="EUR")
@@ -167,8 +191,10 @@ def test_preview_up_noop_update_refresh_drift_replace_and_destroy(native, sandbo
 def test_secrets_are_encrypted_in_the_state_as_the_schema_marks_them(native, sandbox, account, org_id):
     project = native(organizationId=org_id)
     project.up()
-    link = project.outputs()["onboardingUrl"]
+    link, entry = project.outputs()["onboardingUrl"], project.outputs()["entryUrl"]
     secrets = {"access token": account.token, "Stripe secret key": SECRET_KEY, "onboarding URL": link,
+               "entry URL": entry, "entry URL's signature": entry.split("sig=")[1],
+               "signing key": ENTRY_URL_CONFIG["onboardingSigningKey"],
                "webhook secret": sandbox.store.connect_config(account.id)["webhook_secret"]}
     everything = project.pulumi("stack", "export").stdout + project.state_text()
     assert [name for name, value in secrets.items() if value in everything] == []
@@ -178,6 +204,7 @@ def test_secrets_are_encrypted_in_the_state_as_the_schema_marks_them(native, san
         assert marker in state[CONNECT]["outputs"][key], key
     assert marker in state[LINK]["outputs"]["url"]
     assert marker in state["pulumi:providers:spaceinvoices"]["inputs"]["accessToken"]
+    assert marker in state["pulumi:providers:spaceinvoices"]["inputs"]["onboardingSigningKey"]
 
 
 def test_an_error_is_one_line_with_the_request_id_and_no_secret(native, sandbox):

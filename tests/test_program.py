@@ -135,11 +135,13 @@ def test_a_program_registers_2500_resources(mocks):
 def test_public_names_are_exactly_the_intended_ones():
     assert sorted(si.__all__) == sorted([
         "APIConnectionError", "APIError", "AuthenticationError", "ConfigurationError", "DEFAULT_API_URL",
+        "GetOnboardingEntryUrlOutputResult", "GetOnboardingEntryUrlResult",
         "GetOnboardingLinkOutputResult", "GetOnboardingLinkResult", "GetPaymentIntentOutputResult",
         "GetPaymentIntentResult", "InvalidInputError", "NotFoundError", "OrganizationConnectAccount",
         "OrganizationConnectAccountArgs", "RateLimitError", "ServerError", "SpaceInvoicesClient",
         "SpaceInvoicesError", "StripeConnectConfig", "StripeConnectConfigArgs", "TEST_API_URL",
-        "UnexpectedResponseError", "ValidationError", "__version__", "get_onboarding_link",
+        "UnexpectedResponseError", "ValidationError", "__version__", "get_onboarding_entry_url",
+        "get_onboarding_entry_url_output", "get_onboarding_link",
         "get_onboarding_link_output", "get_payment_intent", "get_payment_intent_output",
     ])
     for name in si.__all__:

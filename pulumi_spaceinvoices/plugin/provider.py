@@ -42,12 +42,22 @@ from pulumi.provider.experimental.provider import (
 from pulumi.provider.experimental.provider import ConfigureRequest as PluginConfigureRequest
 
 from .. import _provider as shared
+from .. import onboarding_entry as entry_core
 from .. import onboarding_link as link_core
 from .. import organization_connect_account as account_core
 from .. import payment_intent as payment_core
 from .. import stripe_connect_config as connect_core
 from ..errors import ConfigurationError
-from ..settings import CONFIG_API_URL, CONFIG_TOKEN, resolve_api_url, resolve_token
+from ..settings import (
+    CONFIG_API_URL,
+    CONFIG_ONBOARDING_URL,
+    CONFIG_SIGNING_KEY,
+    CONFIG_TOKEN,
+    resolve_api_url,
+    resolve_onboarding_url,
+    resolve_signing_key,
+    resolve_token,
+)
 from . import schema
 from ._names import camel, snake
 
@@ -294,33 +304,34 @@ class SpaceInvoicesPlugin(Provider):
 
     async def check_config(self, request: CheckRequest) -> CheckResponse:
         failures = []
-        token = request.new_inputs.get(schema.CONFIG_TOKEN)
-        url = request.new_inputs.get(schema.CONFIG_API_URL)
-        try:
-            if token is not None and isinstance(token.value, str) and token.value:
-                resolve_token(token.value)
-        except ConfigurationError as error:
-            failures.append(CheckFailure(schema.CONFIG_TOKEN, str(error)))
-        try:
-            if url is not None and isinstance(url.value, str) and url.value:
-                resolve_api_url(url.value)
-        except ConfigurationError as error:
-            failures.append(CheckFailure(schema.CONFIG_API_URL, str(error)))
+        checks = ((schema.CONFIG_TOKEN, resolve_token), (schema.CONFIG_API_URL, resolve_api_url),
+                  (schema.CONFIG_ONBOARDING_URL, resolve_onboarding_url), (schema.CONFIG_SIGNING_KEY, resolve_signing_key))
         inputs = dict(request.new_inputs)
-        if token is not None:
-            inputs[schema.CONFIG_TOKEN] = token.with_secret(True)
+        for key, resolve in checks:
+            value = request.new_inputs.get(key)
+            try:
+                if value is not None and isinstance(value.value, str) and value.value:
+                    resolve(value.value)
+            except ConfigurationError as error:
+                failures.append(CheckFailure(key, str(error)))
+            if value is not None and key in (schema.CONFIG_TOKEN, schema.CONFIG_SIGNING_KEY):
+                inputs[key] = value.with_secret(True)
         return CheckResponse(inputs, failures)
 
     async def diff_config(self, request: DiffRequest) -> DiffResponse:
-        keys = (schema.CONFIG_TOKEN, schema.CONFIG_API_URL)
+        keys = (schema.CONFIG_TOKEN, schema.CONFIG_API_URL, schema.CONFIG_ONBOARDING_URL, schema.CONFIG_SIGNING_KEY)
         changed = [key for key in keys if plain(request.old_state.get(key, PropertyValue.null()))
                    != plain(request.new_inputs.get(key, PropertyValue.null()))]
-        return DiffResponse(changes=bool(changed), diffs=changed)  # never a replace: nothing depends on it
+        # Never a replace: resources keep their ids whatever the provider's settings; an update makes the
+        # engine configure the provider with the new ones (the signing key of entry URLs, say).
+        return DiffResponse(changes=bool(changed), diffs=changed)
 
     async def configure(self, request: PluginConfigureRequest) -> ConfigureResponse:
         values = {CONFIG_TOKEN: _known_text(request.args.get(schema.CONFIG_TOKEN)),
                   CONFIG_API_URL: _known_text(request.args.get(schema.CONFIG_API_URL))}
-        self._config = {key: value for key, value in values.items() if value}
+        onboarding = {CONFIG_ONBOARDING_URL: _known_text(request.args.get(schema.CONFIG_ONBOARDING_URL)),
+                      CONFIG_SIGNING_KEY: _known_text(request.args.get(schema.CONFIG_SIGNING_KEY))}
+        self._config = {key: value for key, value in {**values, **onboarding}.items() if value}
         # The core's own settings (one client per process; the engine starts a process per provider).
         shared.SpaceInvoicesProvider().configure(ConfigureRequest(Config(values, "spaceinvoices")))
         return ConfigureResponse(accept_secrets=True, supports_preview=True, accept_resources=False,
@@ -345,10 +356,17 @@ class SpaceInvoicesPlugin(Provider):
         await self._resource(request.type).delete(request)
 
     async def invoke(self, request: InvokeRequest) -> InvokeResponse:
+        args, _ = to_core(request.args)
+        if request.tok == schema.get_onboarding_entry_url().token:  # no API call: signing only
+            kind = schema.get_onboarding_entry_url()
+            result: Any = entry_core.get_onboarding_entry_url(
+                args.get("organization_id"), base_url=args.get("base_url") or self._config.get(CONFIG_ONBOARDING_URL),
+                signing_key=args.get("signing_key") or self._config.get(CONFIG_SIGNING_KEY),
+                valid_until=args.get("valid_until"))
+            return InvokeResponse(from_core(dataclasses.asdict(result), kind))
         kind = schema.get_payment_intent()
         if request.tok != kind.token:
             raise ValueError(f"unknown function {request.tok}")
-        args, _ = to_core(request.args)
         _, api_url = self.settings()
         result = await off_loop(lambda: payment_core.get_payment_intent(args.get("shareable_id"), api_url=api_url))
         return InvokeResponse(from_core(dataclasses.asdict(result), kind))

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from .. import onboarding_entry as entry_core
 from .. import onboarding_link as link_core
 from .. import organization_connect_account as account_core
 from .. import payment_intent as payment_core
@@ -26,6 +27,8 @@ from ._names import camel
 PACKAGE = "spaceinvoices"
 CONFIG_TOKEN = "accessToken"
 CONFIG_API_URL = "apiUrl"
+CONFIG_ONBOARDING_URL = "onboardingUrl"
+CONFIG_SIGNING_KEY = "onboardingSigningKey"
 REPOSITORY = "https://github.com/spaceinvoices/pulumi-spaceinvoices"
 
 
@@ -48,6 +51,7 @@ class Kind:
     outputs: tuple[Field, ...]  # every output key, inputs included
     required_inputs: frozenset[str]
     secrets: frozenset[str]  # core names, inputs and outputs
+    required_outputs: frozenset[str] = frozenset()  # functions: the outputs always present
 
     @property
     def input_keys(self) -> list[str]:
@@ -167,7 +171,34 @@ def get_payment_intent() -> Kind:
     outputs = _fields(["payment_intent_id", "public_key", "client_secret", "amount", "currency_id"], result)
     shareable = Field("shareable_id", {"type": "string"}, SHAREABLE_ID_DESCRIPTION)
     return Kind(f"{PACKAGE}:index:getPaymentIntent", PAYMENT_INTENT_DESCRIPTION, (shareable,), outputs,
-                frozenset({"shareable_id"}), frozenset({"client_secret"}))
+                frozenset({"shareable_id"}), frozenset({"client_secret"}),
+                frozenset({"payment_intent_id", "public_key", "client_secret"}))
+
+
+ENTRY_URL_DESCRIPTION = (
+    "The signed entry URL of an organization's onboarding: what to send its admin instead of a raw Stripe "
+    "link. It leads to the onboarding endpoint (`spaceinvoices-onboarding serve`), which shows a page and "
+    "makes a fresh Stripe link only when the person presses its button. Made without any API call and the "
+    "same on every run; it stops working when the signing key is rotated (after the endpoint's grace "
+    "period) or after `validUntil`. Settings fall back to the provider's `onboardingUrl` and "
+    "`onboardingSigningKey`."
+)
+ENTRY_URL_INPUTS = {
+    "base_url": "The onboarding endpoint's public base URL (default: the provider's `onboardingUrl`).",
+    "signing_key": "The key entry URLs are signed with, at least 32 bytes (default: the provider's "
+                   "`onboardingSigningKey`).",
+}
+
+
+@cache
+def get_onboarding_entry_url() -> Kind:
+    result = entry_core.GetOnboardingEntryUrlResult
+    outputs = _fields(["organization_id", "url", "valid_until"], result)
+    inputs = (_fields(["organization_id"], result)
+              + tuple(Field(name, {"type": "string"}, text) for name, text in ENTRY_URL_INPUTS.items())
+              + _fields(["valid_until"], result))
+    return Kind(f"{PACKAGE}:index:getOnboardingEntryUrl", ENTRY_URL_DESCRIPTION, inputs, outputs,
+                frozenset({"organization_id"}), frozenset({"url", "signing_key"}), frozenset({"organization_id", "url"}))
 
 
 def resources() -> list[Kind]:
@@ -175,7 +206,7 @@ def resources() -> list[Kind]:
 
 
 def functions() -> list[Kind]:
-    return [get_payment_intent()]
+    return [get_payment_intent(), get_onboarding_entry_url()]
 
 
 CONFIG = {
@@ -189,6 +220,16 @@ CONFIG = {
         "description": "Base URL of the Space Invoices API (default `https://api.spaceinvoices.com`; the test "
                        "environment is `https://api-test.spaceinvoices.com`). Falls back to the "
                        "`SPACEINVOICES_API_URL` environment variable.",
+    },
+    CONFIG_ONBOARDING_URL: {
+        "type": "string",
+        "description": "Public base URL of the onboarding endpoint (`spaceinvoices-onboarding serve`), for "
+                       "`getOnboardingEntryUrl`. Falls back to the `SPACEINVOICES_ONBOARDING_URL` environment variable.",
+    },
+    CONFIG_SIGNING_KEY: {
+        "type": "string", "secret": True,
+        "description": "The key onboarding entry URLs are signed with (at least 32 bytes; the onboarding endpoint "
+                       "holds the same). Falls back to the `SPACEINVOICES_ONBOARDING_SIGNING_KEY` environment variable.",
     },
 }
 
@@ -239,8 +280,7 @@ def _function_spec(kind: Kind) -> dict[str, Any]:
         "inputs": {"properties": _properties(kind.inputs, kind.secrets),
                    "required": sorted(camel(name) for name in kind.required_inputs)},
         "outputs": {"properties": _properties(kind.outputs, kind.secrets),
-                    "required": [camel(f.name) for f in kind.outputs if f.name in ("payment_intent_id", "public_key",
-                                                                                   "client_secret")]},
+                    "required": [camel(f.name) for f in kind.outputs if f.name in kind.required_outputs]},
     }
 
 

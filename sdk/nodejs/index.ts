@@ -5,6 +5,11 @@ import * as pulumi from "@pulumi/pulumi";
 import * as utilities from "./utilities";
 
 // Export members:
+export { GetOnboardingEntryUrlArgs, GetOnboardingEntryUrlResult, GetOnboardingEntryUrlOutputArgs } from "./getOnboardingEntryUrl";
+export const getOnboardingEntryUrl: typeof import("./getOnboardingEntryUrl").getOnboardingEntryUrl = null as any;
+export const getOnboardingEntryUrlOutput: typeof import("./getOnboardingEntryUrl").getOnboardingEntryUrlOutput = null as any;
+utilities.lazyLoad(exports, ["getOnboardingEntryUrl","getOnboardingEntryUrlOutput"], () => require("./getOnboardingEntryUrl"));
+
 export { GetPaymentIntentArgs, GetPaymentIntentResult, GetPaymentIntentOutputArgs } from "./getPaymentIntent";
 export const getPaymentIntent: typeof import("./getPaymentIntent").getPaymentIntent = null as any;
 export const getPaymentIntentOutput: typeof import("./getPaymentIntent").getPaymentIntentOutput = null as any;

@@ -30,6 +30,14 @@ export class Provider extends pulumi.ProviderResource {
      * Base URL of the Space Invoices API (default `https://api.spaceinvoices.com`; the test environment is `https://api-test.spaceinvoices.com`). Falls back to the `SPACEINVOICES_API_URL` environment variable.
      */
     declare public readonly apiUrl: pulumi.Output<string | undefined>;
+    /**
+     * The key onboarding entry URLs are signed with (at least 32 bytes; the onboarding endpoint holds the same). Falls back to the `SPACEINVOICES_ONBOARDING_SIGNING_KEY` environment variable.
+     */
+    declare public readonly onboardingSigningKey: pulumi.Output<string | undefined>;
+    /**
+     * Public base URL of the onboarding endpoint (`spaceinvoices-onboarding serve`), for `getOnboardingEntryUrl`. Falls back to the `SPACEINVOICES_ONBOARDING_URL` environment variable.
+     */
+    declare public readonly onboardingUrl: pulumi.Output<string | undefined>;
 
     /**
      * Create a Provider resource with the given unique name, arguments, and options.
@@ -44,9 +52,11 @@ export class Provider extends pulumi.ProviderResource {
         {
             resourceInputs["accessToken"] = args?.accessToken ? pulumi.secret(args.accessToken) : undefined;
             resourceInputs["apiUrl"] = args?.apiUrl;
+            resourceInputs["onboardingSigningKey"] = args?.onboardingSigningKey ? pulumi.secret(args.onboardingSigningKey) : undefined;
+            resourceInputs["onboardingUrl"] = args?.onboardingUrl;
         }
         opts = pulumi.mergeOptions(utilities.resourceOptsDefaults(), opts);
-        const secretOpts = { additionalSecretOutputs: ["accessToken"] };
+        const secretOpts = { additionalSecretOutputs: ["accessToken", "onboardingSigningKey"] };
         opts = pulumi.mergeOptions(opts, secretOpts);
         super(Provider.__pulumiType, name, resourceInputs, opts);
     }
@@ -64,4 +74,12 @@ export interface ProviderArgs {
      * Base URL of the Space Invoices API (default `https://api.spaceinvoices.com`; the test environment is `https://api-test.spaceinvoices.com`). Falls back to the `SPACEINVOICES_API_URL` environment variable.
      */
     apiUrl?: pulumi.Input<string | undefined>;
+    /**
+     * The key onboarding entry URLs are signed with (at least 32 bytes; the onboarding endpoint holds the same). Falls back to the `SPACEINVOICES_ONBOARDING_SIGNING_KEY` environment variable.
+     */
+    onboardingSigningKey?: pulumi.Input<string | undefined>;
+    /**
+     * Public base URL of the onboarding endpoint (`spaceinvoices-onboarding serve`), for `getOnboardingEntryUrl`. Falls back to the `SPACEINVOICES_ONBOARDING_URL` environment variable.
+     */
+    onboardingUrl?: pulumi.Input<string | undefined>;
 }

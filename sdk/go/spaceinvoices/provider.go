@@ -19,6 +19,10 @@ type Provider struct {
 	AccessToken pulumi.StringPtrOutput `pulumi:"accessToken"`
 	// Base URL of the Space Invoices API (default `https://api.spaceinvoices.com`; the test environment is `https://api-test.spaceinvoices.com`). Falls back to the `SPACEINVOICES_API_URL` environment variable.
 	ApiUrl pulumi.StringPtrOutput `pulumi:"apiUrl"`
+	// The key onboarding entry URLs are signed with (at least 32 bytes; the onboarding endpoint holds the same). Falls back to the `SPACEINVOICES_ONBOARDING_SIGNING_KEY` environment variable.
+	OnboardingSigningKey pulumi.StringPtrOutput `pulumi:"onboardingSigningKey"`
+	// Public base URL of the onboarding endpoint (`spaceinvoices-onboarding serve`), for `getOnboardingEntryUrl`. Falls back to the `SPACEINVOICES_ONBOARDING_URL` environment variable.
+	OnboardingUrl pulumi.StringPtrOutput `pulumi:"onboardingUrl"`
 }
 
 // NewProvider registers a new resource with the given unique name, arguments, and options.
@@ -31,8 +35,12 @@ func NewProvider(ctx *pulumi.Context,
 	if args.AccessToken != nil {
 		args.AccessToken = pulumi.ToSecret(args.AccessToken).(pulumi.StringPtrInput)
 	}
+	if args.OnboardingSigningKey != nil {
+		args.OnboardingSigningKey = pulumi.ToSecret(args.OnboardingSigningKey).(pulumi.StringPtrInput)
+	}
 	secrets := pulumi.AdditionalSecretOutputs([]string{
 		"accessToken",
+		"onboardingSigningKey",
 	})
 	opts = append(opts, secrets)
 	opts = internal.PkgResourceDefaultOpts(opts)
@@ -49,6 +57,10 @@ type providerArgs struct {
 	AccessToken *string `pulumi:"accessToken"`
 	// Base URL of the Space Invoices API (default `https://api.spaceinvoices.com`; the test environment is `https://api-test.spaceinvoices.com`). Falls back to the `SPACEINVOICES_API_URL` environment variable.
 	ApiUrl *string `pulumi:"apiUrl"`
+	// The key onboarding entry URLs are signed with (at least 32 bytes; the onboarding endpoint holds the same). Falls back to the `SPACEINVOICES_ONBOARDING_SIGNING_KEY` environment variable.
+	OnboardingSigningKey *string `pulumi:"onboardingSigningKey"`
+	// Public base URL of the onboarding endpoint (`spaceinvoices-onboarding serve`), for `getOnboardingEntryUrl`. Falls back to the `SPACEINVOICES_ONBOARDING_URL` environment variable.
+	OnboardingUrl *string `pulumi:"onboardingUrl"`
 }
 
 // The set of arguments for constructing a Provider resource.
@@ -57,6 +69,10 @@ type ProviderArgs struct {
 	AccessToken pulumi.StringPtrInput
 	// Base URL of the Space Invoices API (default `https://api.spaceinvoices.com`; the test environment is `https://api-test.spaceinvoices.com`). Falls back to the `SPACEINVOICES_API_URL` environment variable.
 	ApiUrl pulumi.StringPtrInput
+	// The key onboarding entry URLs are signed with (at least 32 bytes; the onboarding endpoint holds the same). Falls back to the `SPACEINVOICES_ONBOARDING_SIGNING_KEY` environment variable.
+	OnboardingSigningKey pulumi.StringPtrInput
+	// Public base URL of the onboarding endpoint (`spaceinvoices-onboarding serve`), for `getOnboardingEntryUrl`. Falls back to the `SPACEINVOICES_ONBOARDING_URL` environment variable.
+	OnboardingUrl pulumi.StringPtrInput
 }
 
 func (ProviderArgs) ElementType() reflect.Type {
@@ -104,6 +120,16 @@ func (o ProviderOutput) AccessToken() pulumi.StringPtrOutput {
 // Base URL of the Space Invoices API (default `https://api.spaceinvoices.com`; the test environment is `https://api-test.spaceinvoices.com`). Falls back to the `SPACEINVOICES_API_URL` environment variable.
 func (o ProviderOutput) ApiUrl() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *Provider) pulumi.StringPtrOutput { return v.ApiUrl }).(pulumi.StringPtrOutput)
+}
+
+// The key onboarding entry URLs are signed with (at least 32 bytes; the onboarding endpoint holds the same). Falls back to the `SPACEINVOICES_ONBOARDING_SIGNING_KEY` environment variable.
+func (o ProviderOutput) OnboardingSigningKey() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *Provider) pulumi.StringPtrOutput { return v.OnboardingSigningKey }).(pulumi.StringPtrOutput)
+}
+
+// Public base URL of the onboarding endpoint (`spaceinvoices-onboarding serve`), for `getOnboardingEntryUrl`. Falls back to the `SPACEINVOICES_ONBOARDING_URL` environment variable.
+func (o ProviderOutput) OnboardingUrl() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *Provider) pulumi.StringPtrOutput { return v.OnboardingUrl }).(pulumi.StringPtrOutput)
 }
 
 func init() {

@@ -29,3 +29,25 @@ Object.defineProperty(exports, "apiUrl", {
     enumerable: true,
 });
 
+/**
+ * The key onboarding entry URLs are signed with (at least 32 bytes; the onboarding endpoint holds the same). Falls back to the `SPACEINVOICES_ONBOARDING_SIGNING_KEY` environment variable.
+ */
+export declare const onboardingSigningKey: string | undefined;
+Object.defineProperty(exports, "onboardingSigningKey", {
+    get() {
+        return __config.get("onboardingSigningKey");
+    },
+    enumerable: true,
+});
+
+/**
+ * Public base URL of the onboarding endpoint (`spaceinvoices-onboarding serve`), for `getOnboardingEntryUrl`. Falls back to the `SPACEINVOICES_ONBOARDING_URL` environment variable.
+ */
+export declare const onboardingUrl: string | undefined;
+Object.defineProperty(exports, "onboardingUrl", {
+    get() {
+        return __config.get("onboardingUrl");
+    },
+    enumerable: true,
+});
+

@@ -6,6 +6,7 @@ import builtins as _builtins
 from . import _utilities
 import typing
 # Export this package's modules as members:
+from .get_onboarding_entry_url import *
 from .get_payment_intent import *
 from .onboarding_link import *
 from .organization_connect_account import *

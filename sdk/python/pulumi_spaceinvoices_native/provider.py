@@ -20,17 +20,25 @@ __all__ = ['ProviderArgs', 'Provider']
 class ProviderArgs:
     def __init__(__self__, *,
                  access_token: pulumi.Input[Optional[_builtins.str]] = None,
-                 api_url: pulumi.Input[Optional[_builtins.str]] = None):
+                 api_url: pulumi.Input[Optional[_builtins.str]] = None,
+                 onboarding_signing_key: pulumi.Input[Optional[_builtins.str]] = None,
+                 onboarding_url: pulumi.Input[Optional[_builtins.str]] = None):
         """
         The set of arguments for constructing a Provider resource.
 
         :param pulumi.Input[_builtins.str] access_token: Space Invoices access token of the account this provider manages. Falls back to the `SPACEINVOICES_ACCESS_TOKEN` environment variable.
         :param pulumi.Input[_builtins.str] api_url: Base URL of the Space Invoices API (default `https://api.spaceinvoices.com`; the test environment is `https://api-test.spaceinvoices.com`). Falls back to the `SPACEINVOICES_API_URL` environment variable.
+        :param pulumi.Input[_builtins.str] onboarding_signing_key: The key onboarding entry URLs are signed with (at least 32 bytes; the onboarding endpoint holds the same). Falls back to the `SPACEINVOICES_ONBOARDING_SIGNING_KEY` environment variable.
+        :param pulumi.Input[_builtins.str] onboarding_url: Public base URL of the onboarding endpoint (`spaceinvoices-onboarding serve`), for `getOnboardingEntryUrl`. Falls back to the `SPACEINVOICES_ONBOARDING_URL` environment variable.
         """
         if access_token is not None:
             pulumi.set(__self__, "access_token", access_token)
         if api_url is not None:
             pulumi.set(__self__, "api_url", api_url)
+        if onboarding_signing_key is not None:
+            pulumi.set(__self__, "onboarding_signing_key", onboarding_signing_key)
+        if onboarding_url is not None:
+            pulumi.set(__self__, "onboarding_url", onboarding_url)
 
     @_builtins.property
     @pulumi.getter(name="accessToken")
@@ -56,6 +64,30 @@ class ProviderArgs:
     def api_url(self, value: pulumi.Input[Optional[_builtins.str]]):
         pulumi.set(self, "api_url", value)
 
+    @_builtins.property
+    @pulumi.getter(name="onboardingSigningKey")
+    def onboarding_signing_key(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        The key onboarding entry URLs are signed with (at least 32 bytes; the onboarding endpoint holds the same). Falls back to the `SPACEINVOICES_ONBOARDING_SIGNING_KEY` environment variable.
+        """
+        return pulumi.get(self, "onboarding_signing_key")
+
+    @onboarding_signing_key.setter
+    def onboarding_signing_key(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "onboarding_signing_key", value)
+
+    @_builtins.property
+    @pulumi.getter(name="onboardingUrl")
+    def onboarding_url(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        Public base URL of the onboarding endpoint (`spaceinvoices-onboarding serve`), for `getOnboardingEntryUrl`. Falls back to the `SPACEINVOICES_ONBOARDING_URL` environment variable.
+        """
+        return pulumi.get(self, "onboarding_url")
+
+    @onboarding_url.setter
+    def onboarding_url(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "onboarding_url", value)
+
 
 @pulumi.type_token("pulumi:providers:spaceinvoices")
 class Provider(pulumi.ProviderResource):
@@ -65,6 +97,8 @@ class Provider(pulumi.ProviderResource):
                  opts: Optional[pulumi.ResourceOptions] = None,
                  access_token: pulumi.Input[Optional[_builtins.str]] = None,
                  api_url: pulumi.Input[Optional[_builtins.str]] = None,
+                 onboarding_signing_key: pulumi.Input[Optional[_builtins.str]] = None,
+                 onboarding_url: pulumi.Input[Optional[_builtins.str]] = None,
                  __props__=None):
         """
         The provider for one Space Invoices account. Declare one per account (for example test and live) and pass it as a resource option to manage several in one stack.
@@ -73,6 +107,8 @@ class Provider(pulumi.ProviderResource):
         :param pulumi.ResourceOptions opts: Options for the resource.
         :param pulumi.Input[_builtins.str] access_token: Space Invoices access token of the account this provider manages. Falls back to the `SPACEINVOICES_ACCESS_TOKEN` environment variable.
         :param pulumi.Input[_builtins.str] api_url: Base URL of the Space Invoices API (default `https://api.spaceinvoices.com`; the test environment is `https://api-test.spaceinvoices.com`). Falls back to the `SPACEINVOICES_API_URL` environment variable.
+        :param pulumi.Input[_builtins.str] onboarding_signing_key: The key onboarding entry URLs are signed with (at least 32 bytes; the onboarding endpoint holds the same). Falls back to the `SPACEINVOICES_ONBOARDING_SIGNING_KEY` environment variable.
+        :param pulumi.Input[_builtins.str] onboarding_url: Public base URL of the onboarding endpoint (`spaceinvoices-onboarding serve`), for `getOnboardingEntryUrl`. Falls back to the `SPACEINVOICES_ONBOARDING_URL` environment variable.
         """
         ...
     @overload
@@ -100,6 +136,8 @@ class Provider(pulumi.ProviderResource):
                  opts: Optional[pulumi.ResourceOptions] = None,
                  access_token: pulumi.Input[Optional[_builtins.str]] = None,
                  api_url: pulumi.Input[Optional[_builtins.str]] = None,
+                 onboarding_signing_key: pulumi.Input[Optional[_builtins.str]] = None,
+                 onboarding_url: pulumi.Input[Optional[_builtins.str]] = None,
                  __props__=None):
         opts = pulumi.ResourceOptions.merge(_utilities.get_resource_opts_defaults(), opts)
         if not isinstance(opts, pulumi.ResourceOptions):
@@ -111,7 +149,9 @@ class Provider(pulumi.ProviderResource):
 
             __props__.__dict__["access_token"] = None if access_token is None else pulumi.Output.secret(access_token)
             __props__.__dict__["api_url"] = api_url
-        secret_opts = pulumi.ResourceOptions(additional_secret_outputs=["accessToken"])
+            __props__.__dict__["onboarding_signing_key"] = None if onboarding_signing_key is None else pulumi.Output.secret(onboarding_signing_key)
+            __props__.__dict__["onboarding_url"] = onboarding_url
+        secret_opts = pulumi.ResourceOptions(additional_secret_outputs=["accessToken", "onboardingSigningKey"])
         opts = pulumi.ResourceOptions.merge(opts, secret_opts)
         super(Provider, __self__).__init__(
             'spaceinvoices',
@@ -134,4 +174,20 @@ class Provider(pulumi.ProviderResource):
         Base URL of the Space Invoices API (default `https://api.spaceinvoices.com`; the test environment is `https://api-test.spaceinvoices.com`). Falls back to the `SPACEINVOICES_API_URL` environment variable.
         """
         return pulumi.get(self, "api_url")
+
+    @_builtins.property
+    @pulumi.getter(name="onboardingSigningKey")
+    def onboarding_signing_key(self) -> pulumi.Output[Optional[_builtins.str]]:
+        """
+        The key onboarding entry URLs are signed with (at least 32 bytes; the onboarding endpoint holds the same). Falls back to the `SPACEINVOICES_ONBOARDING_SIGNING_KEY` environment variable.
+        """
+        return pulumi.get(self, "onboarding_signing_key")
+
+    @_builtins.property
+    @pulumi.getter(name="onboardingUrl")
+    def onboarding_url(self) -> pulumi.Output[Optional[_builtins.str]]:
+        """
+        Public base URL of the onboarding endpoint (`spaceinvoices-onboarding serve`), for `getOnboardingEntryUrl`. Falls back to the `SPACEINVOICES_ONBOARDING_URL` environment variable.
+        """
+        return pulumi.get(self, "onboarding_url")
 

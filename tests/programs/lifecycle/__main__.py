@@ -3,7 +3,7 @@
 Config (project namespace): `stripeSecretKey` (secret), `connectWebhookSecret` (secret, optional),
 `applicationFee` (default 1.5),
 `organizationId`, `accountName` (default "acme"), `aliasOf` (a former name of the account
-resource), `accountActive` (default true), `onboardingLink` (default false: export a fresh link),
+resource), `accountActive` (default true), `onboardingLink` (default false: export a fresh link), `entryUrl` (default false: export the signed entry URL),
 `shareableId` (export the invoice's payment data).
 """
 
@@ -14,6 +14,7 @@ import pulumi
 from pulumi_spaceinvoices import (
     OrganizationConnectAccount,
     StripeConnectConfig,
+    get_onboarding_entry_url_output,
     get_onboarding_link_output,
     get_payment_intent_output,
 )
@@ -46,6 +47,8 @@ if org_id:
         link = get_onboarding_link_output(account.organization_id)
         pulumi.export("onboarding_url", link.url)
         pulumi.export("onboarding_complete", link.onboarding_complete)
+    if config.get_bool("entryUrl"):  # signed with spaceinvoices:onboardingSigningKey, for spaceinvoices:onboardingUrl
+        pulumi.export("entry_url", get_onboarding_entry_url_output(account.organization_id).url)
 
 shareable_id = config.get("shareableId")
 if shareable_id:

@@ -20,3 +20,13 @@ func GetAccessToken(ctx *pulumi.Context) string {
 func GetApiUrl(ctx *pulumi.Context) string {
 	return config.Get(ctx, "spaceinvoices:apiUrl")
 }
+
+// The key onboarding entry URLs are signed with (at least 32 bytes; the onboarding endpoint holds the same). Falls back to the `SPACEINVOICES_ONBOARDING_SIGNING_KEY` environment variable.
+func GetOnboardingSigningKey(ctx *pulumi.Context) string {
+	return config.Get(ctx, "spaceinvoices:onboardingSigningKey")
+}
+
+// Public base URL of the onboarding endpoint (`spaceinvoices-onboarding serve`), for `getOnboardingEntryUrl`. Falls back to the `SPACEINVOICES_ONBOARDING_URL` environment variable.
+func GetOnboardingUrl(ctx *pulumi.Context) string {
+	return config.Get(ctx, "spaceinvoices:onboardingUrl")
+}

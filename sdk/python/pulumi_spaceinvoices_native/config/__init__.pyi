@@ -24,3 +24,13 @@ apiUrl: Optional[str]
 Base URL of the Space Invoices API (default `https://api.spaceinvoices.com`; the test environment is `https://api-test.spaceinvoices.com`). Falls back to the `SPACEINVOICES_API_URL` environment variable.
 """
 
+onboardingSigningKey: Optional[str]
+"""
+The key onboarding entry URLs are signed with (at least 32 bytes; the onboarding endpoint holds the same). Falls back to the `SPACEINVOICES_ONBOARDING_SIGNING_KEY` environment variable.
+"""
+
+onboardingUrl: Optional[str]
+"""
+Public base URL of the onboarding endpoint (`spaceinvoices-onboarding serve`), for `getOnboardingEntryUrl`. Falls back to the `SPACEINVOICES_ONBOARDING_URL` environment variable.
+"""
+

@@ -34,3 +34,17 @@ class _ExportableConfig(types.ModuleType):
         """
         return __config__.get('apiUrl')
 
+    @_builtins.property
+    def onboarding_signing_key(self) -> Optional[str]:
+        """
+        The key onboarding entry URLs are signed with (at least 32 bytes; the onboarding endpoint holds the same). Falls back to the `SPACEINVOICES_ONBOARDING_SIGNING_KEY` environment variable.
+        """
+        return __config__.get('onboardingSigningKey')
+
+    @_builtins.property
+    def onboarding_url(self) -> Optional[str]:
+        """
+        Public base URL of the onboarding endpoint (`spaceinvoices-onboarding serve`), for `getOnboardingEntryUrl`. Falls back to the `SPACEINVOICES_ONBOARDING_URL` environment variable.
+        """
+        return __config__.get('onboardingUrl')
+

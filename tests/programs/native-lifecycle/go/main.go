@@ -1,5 +1,6 @@
 // The native-provider lifecycle program (../yaml/Pulumi.yaml) on the generated Go SDK.
-// Config: apiUrl, accessToken (secret), stripeSecretKey (secret), organizationId, applicationFee
+// Config: apiUrl, accessToken (secret), stripeSecretKey (secret), organizationId, onboardingUrl,
+// onboardingSigningKey (secret), applicationFee
 // (default 1.5), accountActive (default true), shareableId (export the invoice's payment data).
 package main
 
@@ -23,8 +24,10 @@ func main() {
 
 		// example: Provider
 		account, err := spaceinvoices.NewProvider(ctx, "account", &spaceinvoices.ProviderArgs{
-			AccessToken: cfg.RequireSecret("accessToken"),
-			ApiUrl:      pulumi.String(cfg.Require("apiUrl")),
+			AccessToken:          cfg.RequireSecret("accessToken"),
+			ApiUrl:               pulumi.String(cfg.Require("apiUrl")),
+			OnboardingUrl:        pulumi.String(cfg.Require("onboardingUrl")),
+			OnboardingSigningKey: cfg.RequireSecret("onboardingSigningKey"),
 		})
 		if err != nil {
 			return err
@@ -59,11 +62,17 @@ func main() {
 			return err
 		}
 		// end example
+		// example: getOnboardingEntryUrl
+		acmeEntry := spaceinvoices.GetOnboardingEntryUrlOutput(ctx, spaceinvoices.GetOnboardingEntryUrlOutputArgs{
+			OrganizationId: acme.OrganizationId,
+		}, pulumi.Provider(account))
+		// end example
 
 		ctx.Export("spaceInvoicesFee", connect.SpaceInvoicesFee)
 		ctx.Export("chargesEnabled", acme.ChargesEnabled)
 		ctx.Export("onboardingUrl", acmeLink.Url)
 		ctx.Export("onboardingComplete", acmeLink.OnboardingComplete)
+		ctx.Export("entryUrl", acmeEntry.Url())
 
 		if shareableID := cfg.Get("shareableId"); shareableID != "" {
 			// example: getPaymentIntent

@@ -1,6 +1,7 @@
 """The native-provider lifecycle program (../yaml/Pulumi.yaml) on the generated Python SDK.
 
-Config: `apiUrl`, `accessToken` (secret), `stripeSecretKey` (secret), `organizationId`,
+Config: `apiUrl`, `accessToken` (secret), `stripeSecretKey` (secret), `organizationId`, `onboardingUrl`,
+`onboardingSigningKey` (secret),
 `applicationFee` (default 1.5), `accountActive` (default true), `shareableId` (export the invoice's
 payment data through the getPaymentIntent invoke).
 """
@@ -15,6 +16,8 @@ account = spaceinvoices.Provider(
     "account",
     access_token=config.require_secret("accessToken"),
     api_url=config.require("apiUrl"),
+    onboarding_url=config.require("onboardingUrl"),
+    onboarding_signing_key=config.require_secret("onboardingSigningKey"),
 )
 # end example
 # example: StripeConnectConfig
@@ -43,11 +46,18 @@ acme_link = spaceinvoices.OnboardingLink(
     opts=pulumi.ResourceOptions(provider=account),
 )
 # end example
+# example: getOnboardingEntryUrl
+acme_entry = spaceinvoices.get_onboarding_entry_url_output(
+    organization_id=acme.organization_id,
+    opts=pulumi.InvokeOutputOptions(provider=account),
+)
+# end example
 
 pulumi.export("spaceInvoicesFee", connect.space_invoices_fee)
 pulumi.export("chargesEnabled", acme.charges_enabled)
 pulumi.export("onboardingUrl", acme_link.url)
 pulumi.export("onboardingComplete", acme_link.onboarding_complete)
+pulumi.export("entryUrl", acme_entry.url)
 
 shareable_id = config.get("shareableId")
 if shareable_id:

@@ -1,5 +1,6 @@
 // The native-provider lifecycle program (../yaml/Pulumi.yaml) on the generated TypeScript SDK.
-// Config: apiUrl, accessToken (secret), stripeSecretKey (secret), organizationId, applicationFee
+// Config: apiUrl, accessToken (secret), stripeSecretKey (secret), organizationId, onboardingUrl,
+// onboardingSigningKey (secret), applicationFee
 // (default 1.5), accountActive (default true), shareableId (export the invoice's payment data).
 import * as pulumi from "@pulumi/pulumi";
 import * as spaceinvoices from "@spaceinvoices/pulumi";
@@ -10,6 +11,8 @@ const config = new pulumi.Config();
 const account = new spaceinvoices.Provider("account", {
     accessToken: config.requireSecret("accessToken"),
     apiUrl: config.require("apiUrl"),
+    onboardingUrl: config.require("onboardingUrl"),
+    onboardingSigningKey: config.requireSecret("onboardingSigningKey"),
 });
 // end example
 // example: StripeConnectConfig
@@ -32,6 +35,9 @@ const acmeLink = new spaceinvoices.OnboardingLink("acmeLink", {
     organizationId: acme.organizationId,
 }, { provider: account });
 // end example
+// example: getOnboardingEntryUrl
+const acmeEntry = spaceinvoices.getOnboardingEntryUrlOutput({ organizationId: acme.organizationId }, { provider: account });
+// end example
 
 // The stack outputs, as the other languages' programs export them.
 const outputs: Record<string, pulumi.Output<unknown>> = {
@@ -39,6 +45,7 @@ const outputs: Record<string, pulumi.Output<unknown>> = {
     chargesEnabled: acme.chargesEnabled,
     onboardingUrl: acmeLink.url,
     onboardingComplete: acmeLink.onboardingComplete,
+    entryUrl: acmeEntry.url,
 };
 
 const shareableId = config.get("shareableId");
