@@ -63,6 +63,9 @@ def run(report: Report, *, orgs: int, rounds: int = 3, say: Any = print) -> None
     cpu = {name: statistics.median(tree_cpu(r) for r in runs) for name, runs in results.items()}
     pack_cpu = statistics.median(r.roles.get("other", {}).get("cpu_s", 0.0) for r in results["with"])
     detail = f"median of {rounds}; without {{0:.1f}} s, with {{1:.1f}} s"
+    report.extra["policy"] = {name: [{"wall_s": r.wall_s, "engine_cpu_s": r.engine_cpu_s, "roles": r.roles,
+                                      "machine_busy_cores": r.machine_busy_cores} for r in runs]
+                              for name, runs in results.items()}
     report.add(
         Row(f"policy.{orgs}.preview.wall_ratio", "policy", f"{orgs} orgs: preview wall, with pack / without",
             round(wall["with"] / wall["without"], 3), "x", TARGET, detail=detail.format(wall["without"], wall["with"])),

@@ -11,9 +11,11 @@ The two adapters spell the same resources differently:
 
 from __future__ import annotations
 
+import copy
 import fnmatch
 import json
 import os
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -168,6 +170,7 @@ class Rule:
     description: str
     level: EnforcementLevel
     keys: dict[str, Key]
+    kinds: frozenset[str] = frozenset()  # the kinds of resource a resource rule looks at
     check: Callable[[Resource, dict[str, Any], str], Iterable[str]] | None = None  # resource rules
     check_stack: Callable[[list[tuple[Resource, str]], dict[str, Any]], Iterable[str]] | None = None
 
@@ -279,7 +282,7 @@ def check_one_per_object(resources: list[tuple[Resource, str]], settings: dict[s
 RULES: list[Rule] = [
     Rule("spaceinvoices-live-keys-in-live-stacks",
          "Live stacks (liveStacks patterns) use live Stripe keys (pk_live_), every other stack test keys (pk_test_).",
-         EnforcementLevel.MANDATORY, {"liveStacks": live_stacks_key()}, check=check_live_keys),
+         EnforcementLevel.MANDATORY, {"liveStacks": live_stacks_key()}, kinds=frozenset({CONNECT}), check=check_live_keys),
     Rule("spaceinvoices-onboarding-urls",
          "refreshUrl and returnUrl use https on an allowed host, or point at the onboarding endpoint when its base "
          "URL is configured.",
@@ -291,24 +294,24 @@ RULES: list[Rule] = [
                                                       "<base>/refresh and <base>/return."}, _url_base),
              "requireHttps": Key({"type": "boolean", "default": True,
                                   "description": "Refuse http URLs."}, _boolean),
-         }, check=check_onboarding_urls),
+         }, kinds=frozenset({CONNECT}), check=check_onboarding_urls),
     Rule("spaceinvoices-application-fee",
          "The application fee (percent) is within the configured range.",
          EnforcementLevel.MANDATORY, {
              "minPercent": Key({"type": "number", "default": 0, "description": "Lowest fee, percent."}, _number),
              "maxPercent": Key({"type": "number", "default": 10, "description": "Highest fee, percent."}, _number),
-         }, check=check_application_fee),
+         }, kinds=frozenset({CONNECT}), check=check_application_fee),
     Rule("spaceinvoices-protect-live-accounts",
          "Every OrganizationConnectAccount in a live stack has the protect option: a destroy deactivates a real "
          "merchant's account. (retainOnDelete is not sent to policy packs by the engine, so it cannot count.)",
-         EnforcementLevel.MANDATORY, {"liveStacks": live_stacks_key()}, check=check_protected),
+         EnforcementLevel.MANDATORY, {"liveStacks": live_stacks_key()}, kinds=frozenset({ACCOUNT}), check=check_protected),
     Rule("spaceinvoices-one-resource-per-object",
          "One StripeConnectConfig per Space Invoices account (provider), one OrganizationConnectAccount per "
          "organization: two resources would fight over one API object.",
          EnforcementLevel.MANDATORY, {}, check_stack=check_one_per_object),
     Rule("spaceinvoices-no-raw-onboarding-links-in-live-stacks",
          "No OnboardingLink resource in a live stack: hand out the signed entry URL (getOnboardingEntryUrl).",
-         EnforcementLevel.ADVISORY, {"liveStacks": live_stacks_key()}, check=check_raw_links),
+         EnforcementLevel.ADVISORY, {"liveStacks": live_stacks_key()}, kinds=frozenset({LINK}), check=check_raw_links),
 ]
 RULES_BY_NAME = {rule.name: rule for rule in RULES}
 
@@ -377,10 +380,11 @@ def to_policy(rule: Rule) -> ResourceValidationPolicy | StackValidationPolicy:
     return ResourceValidationPolicy(rule.name, rule.description, validate, rule.level, schema)
 
 
-def _check_config_on_configure() -> None:
-    """Refuse a malformed pack config when the engine sends it (before any resource), naming the key.
-    pulumi-policy has no hook for this, so its servicer's Configure is wrapped; if its private class
-    moves, the same check still runs in each rule (settings_of), failing that rule instead."""
+def _install_servicer() -> None:
+    """Refuse a malformed pack config when the engine sends it (before any resource), naming the key,
+    and hand each resource to its kind's rules only. pulumi-policy has no hook for either, so its
+    servicer is subclassed; if its private class moves, the config check still runs in each rule
+    (settings_of, failing that rule instead) and every rule sees every resource (slower, same result)."""
     import grpc
     from google.protobuf import json_format
     from pulumi_policy import policy as sdk
@@ -389,19 +393,71 @@ def _check_config_on_configure() -> None:
     if base is None or not hasattr(base, "Configure"):
         return
 
+    empty, remediated = sdk.proto.AnalyzeResponse, sdk.proto.RemediateResponse
+    configured: list[bool] = []
+
     class CheckedServicer(base):  # type: ignore[misc, valid-type]
-        def Configure(self, request: Any, context: Any) -> Any:  # noqa: N802 (the gRPC method's name)
+        """Also runs each resource through only the rules of its kind: the SDK deserializes a
+        resource's inputs once per policy, so an account would otherwise pay for five rules."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._si_lock = threading.Lock()
+            self._si_views: dict[str, Any] | None = None
+
+        def _view(self, kind: str) -> Any:
+            """A shallow copy of this servicer holding only `kind`'s rules (made after Configure and
+            ConfigureStack, whose config it shares); this servicer when the SDK's field moved."""
+            with self._si_lock:
+                if self._si_views is None:
+                    policies = getattr(self, "_PolicyAnalyzerServicer__policies", None)
+                    views: dict[str, Any] = {}
+                    for k in (CONNECT, ACCOUNT, LINK):
+                        view = copy.copy(self)
+                        if policies is not None:
+                            view._PolicyAnalyzerServicer__policies = [
+                                p for p in policies if p.name not in RULES_BY_NAME or k in RULES_BY_NAME[p.name].kinds
+                                or RULES_BY_NAME[p.name].check is None]
+                        views[k] = view
+                    self._si_views = views
+                return self._si_views[kind]
+
+        def _configure_runtime_settings(self) -> None:
+            """The SDK re-reads the environment into pulumi's runtime settings on every call (a
+            signature inspection each time); it never changes within this process, so once."""
+            if not configured:
+                super()._configure_runtime_settings()
+                configured.append(True)
+
+        def Remediate(self, request: Any, context: Any) -> Any:  # noqa: N802
+            """No rule of this pack remediates: answer at once (the engine asks for every resource)."""
+            return remediated()
+
+        def Analyze(self, request: Any, context: Any) -> Any:  # noqa: N802 (the gRPC method's name)
+            found = kind_of(request.type, request.urn)
+            if found is None:
+                return empty()  # not a Space Invoices resource: no rule of this pack applies
+            return base.Analyze(self._view(found[0]), request, context)
+
+        def Configure(self, request: Any, context: Any) -> Any:  # noqa: N802
             config = {name: json_format.MessageToDict(value.properties) for name, value in request.policyConfig.items()}
             errors = config_errors(config)
             if errors:
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT,
                               "the spaceinvoices policy pack's config is invalid: " + "; ".join(errors))
-            return super().Configure(request, context)
+            result = super().Configure(request, context)
+            self._si_views = None
+            return result
+
+        def ConfigureStack(self, request: Any, context: Any) -> Any:  # noqa: N802
+            result = super().ConfigureStack(request, context)
+            self._si_views = None
+            return result
 
     sdk._PolicyAnalyzerServicer = CheckedServicer
 
 
 def serve() -> None:
     """Run the pack (blocks): what the pack folder's __main__.py does."""
-    _check_config_on_configure()
+    _install_servicer()
     PolicyPack(PACK_NAME, [to_policy(rule) for rule in RULES], EnforcementLevel.ADVISORY)
