@@ -48,6 +48,7 @@ WORKFLOW = EXAMPLES / "gitops" / "pulumi.yml"
 ROOT_STACK_CONFIG = ROOT / ".pulumi-state" / "stacks" / "Pulumi.dev.yaml"
 # run.sh's Stripe test keys (in the right format: the sandbox accepts any such pair).
 QUICKSTART_SECRET_KEY = "sk_test_quickstart0000000000000000"
+GITOPS_SECRET_KEY = "sk_live_gitops0000000000000000000"
 
 LINK = re.compile(r"https?://\S+?/sandbox/onboarding/[\w-]+")
 
@@ -550,8 +551,9 @@ def test_gitops_workflow_jobs_run_as_a_runner_runs_them(tmp_path, workspace, san
         assert done.returncode == 0, done.stdout + done.stderr
 
     on_my_machine("stack", "init", stack)
-    on_my_machine("config", "set", "--secret", "stripeSecretKey", "--stack", stack, input=QUICKSTART_SECRET_KEY)
-    for key, value in {"stripePublishableKey": "pk_test_quickstart0000000000000000",
+    # Live keys, as examples/gitops/README.md sets for production (the workflow's policy pack refuses test keys there).
+    on_my_machine("config", "set", "--secret", "stripeSecretKey", "--stack", stack, input=GITOPS_SECRET_KEY)
+    for key, value in {"stripePublishableKey": "pk_live_gitops000000000000000000",
                        "returnUrl": "https://platform.example.com/stripe/return",
                        "refreshUrl": "https://platform.example.com/stripe/refresh",
                        "spaceinvoices:apiUrl": sandbox.url}.items():  # the sandbox instead of the real API
@@ -565,7 +567,7 @@ def test_gitops_workflow_jobs_run_as_a_runner_runs_them(tmp_path, workspace, san
         runner = Runner(self_managed(workflow, f"file://{workspace.backend}"), repository=repository,
                         cli_dir=str(Path(require_cli()).parent), secrets=secrets, root=tmp_path,
                         env=RUNNER_MACHINE)
-        hidden = (account.token, QUICKSTART_SECRET_KEY, PASSPHRASE)
+        hidden = (account.token, GITOPS_SECRET_KEY, PASSPHRASE)
 
         sandbox.clear_requests()
         started = time.monotonic()
@@ -578,6 +580,9 @@ def test_gitops_workflow_jobs_run_as_a_runner_runs_them(tmp_path, workspace, san
         assert not any("SPACEINVOICES_ACCESS_TOKEN" in step.env for step in preview.steps), "preview gets no token"
         assert calls == {}, "preview makes no API call"
         assert re.search(r"Resources:\n +\+ 5 to create", preview.log), shown(preview.log, *hidden)
+        # The policy pack ran: multi-org's accounts are not protected, an advisory warning in production.
+        assert re.search(r"\[advisory\] +spaceinvoices-protect-live-accounts", preview.log), shown(preview.log, *hidden)
+        assert "[mandatory]" not in preview.log, shown(preview.log, *hidden)
         assert not any(secret in preview.log for secret in hidden)
 
         sandbox.clear_requests()
