@@ -113,9 +113,10 @@ class OnboardingProcess:
     stderr (the access log included) kept for the tests' secret checks. `restart()` keeps the port."""
 
     def __init__(self, sandbox: Any, token: str, *, signing_key: str = SIGNING_KEY, port: int | None = None,
-                 args: tuple[str, ...] = ("--no-check",), env: Mapping[str, str] | None = None) -> None:
+                 args: tuple[str, ...] = ("--no-check",), env: Mapping[str, str] | None = None,
+                 host: str = "127.0.0.1") -> None:
         self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"http://{host}:{self.port}"  # "localhost": another site than the sandbox's 127.0.0.1
         self.env = {**os.environ, "SPACEINVOICES_API_URL": sandbox.url, "SPACEINVOICES_ACCESS_TOKEN": token,
                     "SPACEINVOICES_ONBOARDING_URL": self.url, "SPACEINVOICES_ONBOARDING_SIGNING_KEY": signing_key,
                     **(env or {})}
