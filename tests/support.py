@@ -114,9 +114,12 @@ class OnboardingProcess:
 
     def __init__(self, sandbox: Any, token: str, *, signing_key: str = SIGNING_KEY, port: int | None = None,
                  args: tuple[str, ...] = ("--no-check",), env: Mapping[str, str] | None = None,
-                 host: str = "127.0.0.1") -> None:
+                 host: str = "127.0.0.1", app: tuple[str, str] | None = None) -> None:
         self.port = port or free_port()
-        self.url = f"http://{host}:{self.port}"  # "localhost": another site than the sandbox's 127.0.0.1
+        # host "localhost": another site than the sandbox's 127.0.0.1. `app`: (folder, "module:app") of an
+        # ASGI app that mounts the endpoint at /onboarding, served by uvicorn instead of the command.
+        self.url = f"http://{host}:{self.port}" + ("/onboarding" if app else "")
+        self.app = app
         self.env = {**os.environ, "SPACEINVOICES_API_URL": sandbox.url, "SPACEINVOICES_ACCESS_TOKEN": token,
                     "SPACEINVOICES_ONBOARDING_URL": self.url, "SPACEINVOICES_ONBOARDING_SIGNING_KEY": signing_key,
                     **(env or {})}
@@ -125,9 +128,10 @@ class OnboardingProcess:
         self._process: subprocess.Popen[str] | None = None
 
     def start(self) -> OnboardingProcess:
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "pulumi_spaceinvoices.onboarding", "serve", "--port", str(self.port), *self.args],
-            env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        command = ([sys.executable, "-m", "uvicorn", "--app-dir", self.app[0], self.app[1], "--no-access-log"]
+                   if self.app else [sys.executable, "-m", "pulumi_spaceinvoices.onboarding", "serve", *self.args])
+        self._process = subprocess.Popen([*command, "--port", str(self.port)], env=self.env, stdout=subprocess.PIPE,
+                                         stderr=subprocess.STDOUT, text=True)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self._process.poll() is not None:

@@ -254,6 +254,9 @@ class OnboardingEndpoint:
         if isinstance(checked, Reply):
             return checked
         org_id, _ = checked
+        refused = self._authorization(visit, org_id)
+        if refused:
+            return refused
         nonce = secrets.token_urlsafe(16)
         reply = pages.entry(org_id, self._csrf_token(org_id, nonce))
         reply.cookies.append(self._cookie(CSRF_COOKIE, nonce, same_site="Strict", max_age=3600))
