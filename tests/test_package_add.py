@@ -11,6 +11,7 @@ warning printed. The plugin's folder is a copy of the repository's files, as a u
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -20,8 +21,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from pulumi_spaceinvoices._version import __version__
 from tests.native_sdks import GO_MODULE, LIFECYCLE
-from tests.realengine import PROGRAMS, ROOT
+from tests.realengine import PROGRAMS, ROOT, Project
 
 LANGUAGES = ("python", "typescript", "go", "yaml")
 SECRET_KEY = "sk_test_PackageAdd0000"
@@ -132,3 +134,26 @@ def test_the_plugin_runs_from_source_as_python_m_pulumi_spaceinvoices(tmp_path):
     finally:
         server.kill()
         server.communicate()
+
+
+def test_pulumi_package_commands_run_at_the_repository_root(workspace, checkout, tmp_path):
+    """At the root of a clone, beside PulumiPlugin.yaml: README's `pulumi package get-schema <the
+    repository's folder>`, and `gen-sdk`. The CLI refuses a folder with both PulumiPlugin.yaml and a
+    Pulumi.yaml ("detected both"), which is why the quickstart's project is examples/quickstart."""
+    assert (checkout / "PulumiPlugin.yaml").is_file() and not (checkout / "Pulumi.yaml").exists()
+    assert (checkout / "examples" / "quickstart" / "Pulumi.yaml").is_file()
+    root = Project(workspace, checkout, "unused")  # package commands name no stack
+
+    printed = root.pulumi("package", "get-schema", ".").stdout
+    # The schema follows what the first run prints while it installs the plugin's virtualenv.
+    schema = json.loads(printed if printed.startswith("{") else printed[printed.index("\n{") + 1:])
+    assert schema["name"] == "spaceinvoices" and schema["version"] == __version__
+    assert {"spaceinvoices:index:StripeConnectConfig", "spaceinvoices:index:OrganizationConnectAccount",
+            "spaceinvoices:index:OnboardingLink"} <= set(schema["resources"])
+
+    # Every package command loads the project of the folder it runs in, whatever the package; this
+    # one names the plugin on PATH, so nothing is installed a second time.
+    plugin = shutil.which("pulumi-resource-spaceinvoices", path=workspace.env["PATH"])
+    out = tmp_path / "sdk"
+    root.pulumi("package", "gen-sdk", plugin, "--language", "python", "--out", str(out))
+    assert list(out.rglob("organization_connect_account.py")), sorted(p.name for p in out.rglob("*"))
