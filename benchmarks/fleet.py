@@ -12,6 +12,13 @@ the command's JSON summary (the per-shard figures the 100,000-organization estim
     python -m benchmarks --only fleet --orgs 1000,10000                       # ~1 h
     python -m benchmarks --only fleet --orgs 10000 --fleet-layouts 10x10 --fleet-modes default
     python -m benchmarks.fleet --table benchmarks/results/latest.json         # the markdown table
+    python -m benchmarks.fleet --scope 1000,10000 [--out FILE.json]           # skipped vs --full (issue 22)
+
+The scope runs (issue 22) take one fleet of N organizations in 10 shards, K = 2, after its `up`:
+no-op `preview` and `up`, each skipping unchanged stacks and with `--full`; then one organization
+added: `preview` skipped, `preview --full`, `up` skipped, and (a second one added) `up --full`.
+Besides wall and the process tree's CPU, each gives the command's own time to list and read the
+states and decide (`plan_seconds` of its JSON summary).
 """
 
 from __future__ import annotations
@@ -68,6 +75,8 @@ class FleetPhase:
     first_request_s: float | None = None  # from the command's start
     last_request_s: float | None = None
     stack_seconds: dict[str, float] = field(default_factory=dict)
+    plan_s: float | None = None  # listing and reading the states, deciding (the command's summary)
+    unchanged: int = 0  # stacks reported unchanged
 
     @property
     def layout(self) -> str:
@@ -103,11 +112,11 @@ class FleetRun:
             **MODES[mode], "SPACEINVOICES_ACCESS_TOKEN": self.sandbox.token,
             "SPACEINVOICES_API_URL": self.sandbox.url, "STRIPE_SECRET_KEY": "sk_test_FleetBenchmark0000wxyz"})
 
-    def run(self, phase: str) -> FleetPhase:
+    def run(self, phase: str, command_name: str | None = None, extra: tuple[str, ...] = ()) -> FleetPhase:
         summary = self.root / f"{phase}.json"
-        command = [sys.executable, "-m", "pulumi_spaceinvoices.fleet", COMMANDS[phase],
+        command = [sys.executable, "-m", "pulumi_spaceinvoices.fleet", command_name or COMMANDS[phase],
                    str(self.root / "organizations.yaml"), "--config", str(self.root / "fleet.yaml"),
-                   "--shards", str(self.shards), "--parallel", str(self.parallel), "--json", str(summary)]
+                   "--shards", str(self.shards), "--parallel", str(self.parallel), "--json", str(summary), *extra]
         self.sandbox.clear_requests()
         sandbox_cpu = self.sandbox.cpu_seconds()
         busy_before, _ = system_cpu()
@@ -130,7 +139,8 @@ class FleetRun:
             raise RuntimeError(f"fleet {phase} ({self.orgs} orgs, {self.shards} shard(s), K={self.parallel}, {self.mode} checkpoints) exited "
                                f"{code}:\n{log.read_text(encoding='utf-8', errors='replace')[-3000:]}")
         records = self.sandbox.requests()
-        stacks = json.loads(summary.read_text(encoding="utf-8"))["stacks"]
+        written = json.loads(summary.read_text(encoding="utf-8"))
+        stacks = written["stacks"]
         stamps = [r["timestamp"] - started_at for r in records]
         return FleetPhase(
             orgs=self.orgs, shards=self.shards, parallel=self.parallel, mode=self.mode, phase=phase,
@@ -143,7 +153,12 @@ class FleetRun:
             machine_busy_cores=round((busy_after - busy_before) / wall, 2),
             first_request_s=round(min(stamps), 1) if stamps else None,
             last_request_s=round(max(stamps), 1) if stamps else None,
-            stack_seconds={s["stack"]: s["seconds"] for s in stacks if s["result"] == "succeeded"})
+            stack_seconds={s["stack"]: s["seconds"] for s in stacks if s["result"] == "succeeded"},
+            plan_s=written.get("plan_seconds"), unchanged=len(written.get("unchanged") or []))
+
+    def list_organizations(self, count: int) -> None:
+        """Declare the sandbox's first `count` organizations (it holds a few more, to add later)."""
+        (self.root / "organizations.yaml").write_text(yaml.safe_dump(self.sandbox.org_ids[:count]), encoding="utf-8")
 
     def stop(self) -> None:
         self.sandbox.stop()
@@ -189,6 +204,62 @@ def run(report: Report, *, orgs: list[int], quick: bool, layouts: list[tuple[int
     report.extra["fleet"] = {"rate_limit": RATE_LIMIT, "latency_s": 0.020, "cores": os.cpu_count(),
                              "results": [asdict(r) for r in results], "table_md": markdown_table(results)}
     say("\n" + markdown_table(results))
+
+
+SCOPE_EXTRA = 2  # organizations the sandbox holds beyond N: the scope runs add them one at a time
+SCOPE_PHASES = (  # (phase, command, flags, organizations declared beyond N)
+    ("noop_preview", "preview", (), 0), ("noop_preview_full", "preview", ("--full",), 0),
+    ("noop_up", "up", (), 0), ("noop_up_full", "up", ("--full",), 0),
+    ("add1_preview", "preview", (), 1), ("add1_preview_full", "preview", ("--full",), 1),
+    ("add1_up", "up", (), 1), ("add1_up_full", "up", ("--full",), 2),
+)
+
+
+def run_scope(orgs: list[int], *, shards: int = 10, parallel: int = 2, say: Any = print) -> list[FleetPhase]:
+    """Skipped vs --full on one fleet per N (issue 22); skipped checkpoints, as the fleet figures."""
+    cli = find_cli()
+    if cli is None:
+        raise SystemExit("no pulumi CLI on PATH")
+    results: list[FleetPhase] = []
+    for n in orgs:
+        root = Path(tempfile.mkdtemp(prefix="bench-fleet-scope-"))
+        fleet = FleetRun(cli, root, orgs=n + SCOPE_EXTRA, shards=shards, parallel=parallel, mode="skip")
+        fleet.orgs = n
+        try:
+            fleet.list_organizations(n)
+            first = fleet.run("up")
+            say(f"fleet scope: {n} orgs: up {first.wall_s:.1f} s")
+            for phase, command, flags, added in SCOPE_PHASES:
+                fleet.list_organizations(n + added)
+                result = fleet.run(phase, command, flags)
+                results.append(result)
+                say(f"fleet scope: {n} orgs, {shards} shards, K={parallel}: {phase}: {result.wall_s:.1f} s wall, "
+                    f"{result.cpu_s:.1f} CPU s, states read and plan {result.plan_s} s, {result.requests} requests, "
+                    f"{result.unchanged} stacks unchanged")
+        finally:
+            fleet.stop()
+            shutil.rmtree(root, ignore_errors=True)
+    say("\n" + scope_table(results))
+    return results
+
+
+def scope_table(results: list[FleetPhase]) -> str:
+    """Skipped against --full, per N: wall, CPU of the process tree, time to read the states."""
+    lines = ["| orgs | run | skipped: wall s | CPU s | read states s | stacks run | --full: wall s | CPU s | "
+             "read states s | requests |", "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    by = {(r.orgs, r.phase): r for r in results}
+    for n in dict.fromkeys(r.orgs for r in results):
+        for label, skipped, full in (("no-op preview", "noop_preview", "noop_preview_full"),
+                                     ("no-op up", "noop_up", "noop_up_full"),
+                                     ("one added: preview", "add1_preview", "add1_preview_full"),
+                                     ("one added: up", "add1_up", "add1_up_full")):
+            a, b = by.get((n, skipped)), by.get((n, full))
+            if a is None or b is None:
+                continue
+            ran = a.shards + 1 - a.unchanged
+            lines.append(f"| {n:,} | {label} | {a.wall_s:.1f} | {a.cpu_s:.1f} | {a.plan_s} | {ran} | {b.wall_s:.1f} | "
+                         f"{b.cpu_s:.1f} | {b.plan_s} | {a.requests} / {b.requests} |")
+    return "\n".join(lines)
 
 
 def add_rows(report: Report, results: list[FleetPhase]) -> None:
@@ -237,4 +308,10 @@ def markdown_table(results: list[FleetPhase]) -> str:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--scope"]:
+        found = run_scope([int(n) for n in sys.argv[2].split(",")])
+        if "--out" in sys.argv:
+            Path(sys.argv[sys.argv.index("--out") + 1]).write_text(
+                json.dumps([asdict(r) for r in found], indent=2) + "\n", encoding="utf-8")
+        sys.exit(0)
     sys.exit(table_main(sys.argv[1:], "fleet", FleetPhase, markdown_table))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 from pulumi_spaceinvoices.fleet.layout import shard_of, shard_stack
@@ -174,6 +175,19 @@ def test_unchanged_stacks_are_skipped_and_every_change_runs_its_stack(fleet, san
     assert summary["shard-01"]["result"] == "unchanged"
     assert calls(sandbox) == {"update_connect": 1, "get_connect": 1}
     assert sandbox.store.connect_config(account.id)["application_fee"] == 2.5
+
+    # A policy pack and its config reach every stack's preview (here the pack shipped in the wheel).
+    pack = subprocess.run([sys.executable, "-m", "pulumi_spaceinvoices.policy", "--path"], text=True,
+                          capture_output=True, check=True).stdout.strip()
+    policy_config = fleet.path.parent / "policy.json"
+    policy_config.write_text(json.dumps({"spaceinvoices-application-fee": {"maxPercent": 2.0}}))
+    sandbox.clear_requests()
+    blocked = fleet("preview", changed, "--full", "--policy-pack", pack, "--policy-pack-config", str(policy_config),
+                    check=1)
+    assert "spaceinvoices-application-fee" in fleet.summary()["connect"]["error"], blocked.stdout
+    assert {s: r["result"] for s, r in fleet.summary().items() if s != "connect"} == {
+        "shard-00": "skipped", "shard-01": "skipped"}, "the connect stack failed first"
+    assert calls(sandbox) == {}
 
     # A state that cannot be read is never unchanged: the command stops, naming the stack.
     checkpoint(fleet, "shard-01").write_text("{not json")

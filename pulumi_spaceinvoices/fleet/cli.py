@@ -12,6 +12,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -113,7 +114,9 @@ def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="spaceinvoices-fleet-") as root:
         fleet = Fleet(project=args.project or settings.get("project") or "spaceinvoices-fleet", root=Path(root),
                       env=_env(args))
+        planning = time.monotonic()
         plan = make_plan(args, fleet, organizations, settings)
+        plan_seconds = round(time.monotonic() - planning, 2)  # listing and reading the states, deciding
         if args.command == "preview" and plan.moves:
             for m in plan.moves:
                 progress.say(f"would move {m.org_id} from {m.source} to {m.dest}")
@@ -132,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
     progress.track([])
     print(table(rows.values()))
     summary = report(rows.values(), command=args.command, shards=plan.shards, parallel=args.parallel,
-                     requests_per_second=budget, full=bool(args.full),
+                     requests_per_second=budget, full=bool(args.full), plan_seconds=plan_seconds,
                      moves=[{"organization": m.org_id, "from": m.source, "to": m.dest} for m in plan.moves])
     if args.json_file:
         Path(args.json_file).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")

@@ -280,13 +280,16 @@ def _run_one(fleet: Fleet, command: str, name: str, spec: dict[str, Any], pace: 
 
 
 def _brief(error: Exception) -> str:
-    """The engine's error lines of a failed CLI run (not its whole output)."""
-    return _brief_text(getattr(error, "stderr", None) or getattr(error, "stdout", None) or str(error))
+    """The engine's error lines of a failed CLI run (not its whole output), with any policy violation."""
+    texts = [getattr(error, "stderr", None), getattr(error, "stdout", None)]
+    return _brief_text("\n".join(t for t in texts if t) or str(error))
 
 
 def _brief_text(text: str) -> str:
     lines = [line.strip() for line in str(text).splitlines() if line.strip()]
-    picked = [line for line in lines if "error" in line.lower()] or lines[-3:]
+    # A policy pack's violation: "- [mandatory]  <policy>  (<resource>)", its description, then the message.
+    violations = [" ".join(lines[i:i + 3]) for i, line in enumerate(lines) if line.startswith("- [mandatory]")]
+    picked = violations + [line for line in lines if "error" in line.lower()] or lines[-3:]
     return " | ".join(dict.fromkeys(picked))[:2000]
 
 
