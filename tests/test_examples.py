@@ -206,7 +206,7 @@ def next_steps(printed: str) -> dict[str, Any]:
         "link": re.search(r"^  onboarding_url +(\S+)$", printed, re.M).group(1),
         "shell": [line.split("#")[0].strip() for line in commands.splitlines()],
         "pay": re.search(r"the demo invoice can be paid: (\S+)$", printed, re.M).group(1),
-        "destroy": re.search(r"Clean up: (pulumi destroy --yes) ", printed).group(1),
+        "destroy": re.search(r"Clean up, in examples/quickstart: (pulumi destroy --yes) ", printed).group(1),
         "stop": re.search(r"then (bash run\.sh stop),", printed).group(1),
     }
 
