@@ -340,3 +340,22 @@ def test_the_pack_ships_its_folder_with_the_package_version():
                          text=True, check=True).stdout.strip()
     assert Path(out) == PACK_DIR and (PACK_DIR / "PulumiPolicy.yaml").is_file()
     assert yaml.safe_load((PACK_DIR / "PulumiPolicy.yaml").read_text())["version"] == __version__
+
+
+def test_the_sdk_still_has_what_the_pack_subclasses():
+    """The pack leans on pulumi-policy's private servicer (ARCHITECTURE, 2026-12-04): its class, its
+    policy list and its runtime-settings hook. If one moves, this says so before the previews slow down."""
+    from pulumi_policy import EnforcementLevel
+    from pulumi_policy import policy as sdk
+
+    original = sdk._PolicyAnalyzerServicer
+    try:
+        rules._install_servicer()
+        servicer = sdk._PolicyAnalyzerServicer("spaceinvoices", "0.0.1", [rules.to_policy(r) for r in rules.RULES],
+                                               EnforcementLevel.ADVISORY)
+        assert hasattr(original, "_configure_runtime_settings")
+        assert [p.name for p in servicer._view(rules.ACCOUNT)._PolicyAnalyzerServicer__policies] == [PROTECT, ONE]
+        assert [p.name for p in servicer._view(rules.LINK)._PolicyAnalyzerServicer__policies] == [ONE, LINKS]
+        assert len(servicer._view(rules.CONNECT)._PolicyAnalyzerServicer__policies) == 4
+    finally:
+        sdk._PolicyAnalyzerServicer = original
