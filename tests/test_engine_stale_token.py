@@ -15,7 +15,7 @@ from collections import Counter
 
 import pytest
 
-from tests.native_sdks import LIFECYCLE
+from tests.native_sdks import ENTRY_URL_CONFIG, ENTRY_URL_SECRETS, LIFECYCLE
 from tests.realengine import PROGRAMS
 
 SECRET_KEY = "sk_test_StaleToken000000"
@@ -44,9 +44,10 @@ def stack(workspace, sandbox, account, org_id):
         if adapter == "dynamic":
             key, folder, config = "spaceinvoices:accessToken", PROGRAMS / "lifecycle", {"spaceinvoices:apiUrl": sandbox.url}
         else:
-            key, folder, config = "accessToken", LIFECYCLE / "yaml", {"apiUrl": sandbox.url}
+            key, folder, config = "accessToken", LIFECYCLE / "yaml", {"apiUrl": sandbox.url, **ENTRY_URL_CONFIG}
         project = workspace.project(folder, config={**config, key: account.token, "stripeSecretKey": SECRET_KEY,
-                                                    "organizationId": org_id}, secrets={key, "stripeSecretKey"})
+                                                    "organizationId": org_id},
+                                    secrets={key, "stripeSecretKey", *ENTRY_URL_SECRETS})
         project.up()
         return project, key
 
