@@ -181,8 +181,8 @@ def coerce_numbers(value: Any) -> Any:
 # `pulumi refresh` and `pulumi destroy` configure providers with the settings saved by the last
 # `pulumi up`, not the stack's current config. `refresh --run-program` configures them from the
 # program and saves that, and it deletes nothing; `destroy --run-program` is not named: in a stack
-# with a protected resource the program does not declare, it deletes the provider that resource
-# still uses and leaves an invalid checkpoint (pulumi/pulumi#21277; tests/test_engine_stale_token.py).
+# with a protected resource the program does not declare, it deletes the provider (or the stack, its
+# parent) that resource still needs: an invalid checkpoint (pulumi/pulumi#21277; test_engine_stale_token).
 SAVED_TOKEN_HINT = (
     "If the token was changed since the last `pulumi up`: `pulumi refresh` and `pulumi destroy` still use the "
     "one saved in the stack, so run `pulumi refresh --run-program` first (it reads with the current config "
