@@ -251,7 +251,10 @@ def test_the_wheel_and_sdist_hold_the_package_the_plugin_and_the_changelog_and_n
         names = set(wheel.namelist())
         entry_points = wheel.read(f"pulumi_spaceinvoices-{__version__}.dist-info/entry_points.txt").decode()
     assert {"pulumi_spaceinvoices/py.typed", "pulumi_spaceinvoices/pulumi-plugin.json",
-            "pulumi_spaceinvoices/plugin/server.py", "pulumi_spaceinvoices/sandbox/app.py"} <= names
+            "pulumi_spaceinvoices/plugin/server.py", "pulumi_spaceinvoices/sandbox/app.py",
+            # the policy pack's folder, which `--policy-pack` takes as it is installed
+            *(f"pulumi_spaceinvoices/policy/pack/{name}" for name in (
+                "PulumiPolicy.yaml", "__main__.py", "spaceinvoices_policy.py", "requirements.txt"))} <= names
     assert "pulumi-resource-spaceinvoices = pulumi_spaceinvoices.plugin.server:main" in entry_points
     assert "spaceinvoices-sandbox = pulumi_spaceinvoices.sandbox.cli:main" in entry_points
     with tarfile.open(release.artifact(ARTIFACTS[1])) as sdist:
