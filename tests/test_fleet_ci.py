@@ -1,7 +1,9 @@
 """examples/fleet-ci/workflow.yml as shipped, run job by job the way a runner runs it
 (tests/actions_runner.py): the connect job, then the shard matrix (3 jobs at once, each on a fresh
 runner with a fresh checkout and Python), every job on one PostgreSQL backend and one token, against
-the session's sandbox at its 100 requests/s limit.
+the session's sandbox at its 100 requests/s limit. The next push's shard jobs find their shards
+unchanged and finish in seconds; a pull request that adds an organization gets a preview job that
+names the one shard it touches. Each step's time is printed (pytest -s shows it).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from pulumi_spaceinvoices.fleet.layout import shard_of
 from tests.actions_runner import Runner, load_workflow
 from tests.realengine import PASSPHRASE, require_cli
 from tests.test_examples import RUNNER_MACHINE, tracked_tree
@@ -44,13 +47,18 @@ def test_fleet_ci_workflow_runs_connect_then_three_shard_jobs_at_once_on_one_bac
                     root=tmp_path, env=machine, timeout=900)
     hidden = (account.token, SECRET_KEY, PASSPHRASE, postgres_backend)
 
-    def run(job: str) -> dict:
+    def run(job: str, event: str = "push") -> dict:
         sandbox.clear_requests()
-        results = {name: r for name, r in runner.run("push", jobs=[job]).items() if r.ran}
+        results = {name: r for name, r in runner.run(event, jobs=[job]).items() if r.ran}
         for result in results.values():
             assert result.ok, result.log[-6000:]
             assert not any(secret in result.log for secret in hidden), f"{result.name}: a secret in the log"
+            for step in result.steps:
+                print(f"{event} {result.name}: {step.seconds:6.1f} s  {step.name[:90]}")
         return results
+
+    def job_summary(job, name: str = "summary.json") -> dict:  # in RUNNER_TEMP of the job's runner
+        return json.loads((Path(job.workspace).parent.parent / "temp" / name).read_text())
 
     run("connect")
     assert calls(sandbox) == {"get_connect": 1, "enable_connect": 1}
@@ -61,13 +69,26 @@ def test_fleet_ci_workflow_runs_connect_then_three_shard_jobs_at_once_on_one_bac
     assert calls(sandbox) == {"get_account": 9, "create_account": 9}, "each organization created once"
     assert not [r for r in sandbox.requests() if r.status == 429], "three jobs on one token: no 429"
     assert all(sandbox.store.org_account(org)["active"] for org in orgs)
-    summaries = [json.loads((Path(jobs[f"shards ({i})"].workspace).parent.parent / "temp" / "summary.json")
-                            .read_text()) for i in range(shards)]  # RUNNER_TEMP of each job's runner
+    summaries = [job_summary(jobs[f"shards ({i})"]) for i in range(shards)]
     for i, summary in enumerate(summaries):
         [stack] = summary["stacks"]
         assert stack["stack"] == f"shard-{i:02d}" and stack["result"] == "succeeded"
         assert summary["requests_per_second"] == pytest.approx(31.6), "the job's share of the token"
     assert sum(summary["stacks"][0]["created"] for summary in summaries) == 9
 
-    run("shards")  # the next push: nothing changed
+    again = run("shards")  # the next push: nothing changed
     assert calls(sandbox) == {}, "a second run of the matrix makes no call"
+    for i in range(shards):
+        job = again[f"shards ({i})"]
+        assert job_summary(job)["unchanged"] == [f"shard-{i:02d}"], "its engine was not started"
+        assert job.steps[-1].seconds < 30, f"an unchanged shard's job step took {job.steps[-1].seconds:.1f} s"
+
+    # A pull request that adds one organization: the preview job runs that shard only, and says why.
+    added = sandbox.create_organization(account.id, name="Added")
+    listing.write_text(yaml.safe_dump([{"id": org, "name": f"Org {i}"} for i, org in enumerate([*orgs, added])]))
+    [preview] = run("preview", "pull_request").values()
+    home = f"shard-{shard_of(added, shards):02d}"
+    assert f"{home}: would run: added 1" in preview.log
+    assert sorted(job_summary(preview, "preview.json")["unchanged"]) == sorted(
+        ["connect", *(f"shard-{i:02d}" for i in range(shards) if f"shard-{i:02d}" != home)])
+    assert "--policy-pack" in preview.steps[-1].name and calls(sandbox) == {}, "a preview calls nothing"
