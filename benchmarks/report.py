@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-SECTION_ORDER = ("calls", "state", "imports", "overhead", "scale", "program", "cli", "adapters", "yaml", "fleet")
+SECTION_ORDER = ("calls", "state", "imports", "overhead", "scale", "program", "cli", "adapters", "yaml", "fleet", "policy", "onboarding")
 
 _COMPARE: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le, "<": operator.lt, "==": operator.eq, ">=": operator.ge,

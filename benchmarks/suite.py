@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from .report import Report
 
-SECTIONS = ("calls", "imports", "overhead", "scale", "program", "cli", "adapters", "yaml", "fleet", "policy")
+SECTIONS = ("calls", "imports", "overhead", "scale", "program", "cli", "adapters", "yaml", "fleet", "policy", "onboarding")
 QUICK_SECTIONS = ("calls", "imports", "scale", "program", "cli", "fleet")
 
 
@@ -71,5 +71,9 @@ def run(*, quick: bool, sections: Iterable[str] | None = None, orgs: list[int] |
             from . import policy
 
             policy.run(report, orgs=orgs[0] if orgs else 200, say=say)
+        elif section == "onboarding":
+            from . import onboarding
+
+            onboarding.run(report, seconds=3.0 if quick else 10.0, mints=20 if quick else 100, say=say)
         say(f"{section} done in {time.monotonic() - started:.1f} s")
     return report

@@ -14,6 +14,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -126,11 +127,14 @@ class OnboardingProcess:
         self.args = args
         self.logs: list[str] = []
         self._process: subprocess.Popen[str] | None = None
+        self._output: Any = None
 
     def start(self) -> OnboardingProcess:
         command = ([sys.executable, "-m", "uvicorn", "--app-dir", self.app[0], self.app[1], "--no-access-log"]
                    if self.app else [sys.executable, "-m", "pulumi_spaceinvoices.onboarding", "serve", *self.args])
-        self._process = subprocess.Popen([*command, "--port", str(self.port)], env=self.env, stdout=subprocess.PIPE,
+        # Its output goes to a file, not a pipe: a pipe nobody reads fills up and stalls a busy server.
+        self._output = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (open as long as the process runs)
+        self._process = subprocess.Popen([*command, "--port", str(self.port)], env=self.env, stdout=self._output,
                                          stderr=subprocess.STDOUT, text=True)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -148,11 +152,13 @@ class OnboardingProcess:
         if self._process is not None:
             self._process.terminate()
             try:
-                out, _ = self._process.communicate(timeout=10)
+                self._process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self._process.kill()
-                out, _ = self._process.communicate()
-            self.logs.append(out)
+                self._process.wait()
+            self._output.seek(0)
+            self.logs.append(self._output.read())
+            self._output.close()
             self._process = None
         return "".join(self.logs)
 
