@@ -164,6 +164,7 @@ def test_a_fleet_lifecycle_makes_the_expected_calls_and_moves_organizations_when
     sandbox.clear_requests()
     fleet("up", orgs)  # the recorded layout: 3 shards
     assert calls(sandbox) == {}, "a no-op up makes no call"
+    assert {s["result"] for s in fleet.summary().values()} == {"unchanged"}, "nor starts an engine"
     fleet("preview", orgs)
     assert calls(sandbox) == {}
     fleet("refresh", orgs)
@@ -175,6 +176,7 @@ def test_a_fleet_lifecycle_makes_the_expected_calls_and_moves_organizations_when
     assert calls(sandbox) == {"get_account": 1, "create_account": 1}
     home = shard_stack(shard_of(added, 3))
     assert {s: r["created"] for s, r in fleet.summary().items() if r["created"]} == {home: 1}
+    assert {s for s, r in fleet.summary().items() if r["result"] != "unchanged"} == {home}
     orgs.append(added)
 
     before = accounts_by_stack(fleet.workspace)
