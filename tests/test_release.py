@@ -250,8 +250,12 @@ def test_the_wheel_and_sdist_hold_the_package_the_plugin_and_the_changelog_and_n
     with zipfile.ZipFile(release.artifact(ARTIFACTS[0])) as wheel:
         names = set(wheel.namelist())
         entry_points = wheel.read(f"pulumi_spaceinvoices-{__version__}.dist-info/entry_points.txt").decode()
+        metadata = wheel.read(f"pulumi_spaceinvoices-{__version__}.dist-info/METADATA").decode()
+    assert "License-Expression: Apache-2.0" in metadata.splitlines() and "License-File: LICENSE" in metadata
+    assert "Apache License" in (ROOT / "LICENSE").read_text()
     assert {"pulumi_spaceinvoices/py.typed", "pulumi_spaceinvoices/pulumi-plugin.json",
             "pulumi_spaceinvoices/plugin/server.py", "pulumi_spaceinvoices/sandbox/app.py",
+            f"pulumi_spaceinvoices-{__version__}.dist-info/licenses/LICENSE",  # pyproject's license-files
             # the policy pack's folder, which `--policy-pack` takes as it is installed
             *(f"pulumi_spaceinvoices/policy/pack/{name}" for name in (
                 "PulumiPolicy.yaml", "__main__.py", "spaceinvoices_policy.py", "requirements.txt"))} <= names
@@ -259,7 +263,7 @@ def test_the_wheel_and_sdist_hold_the_package_the_plugin_and_the_changelog_and_n
     assert "spaceinvoices-sandbox = pulumi_spaceinvoices.sandbox.cli:main" in entry_points
     with tarfile.open(release.artifact(ARTIFACTS[1])) as sdist:
         top = {name.split("/")[1] for name in sdist.getnames() if name.count("/") >= 1}
-    assert {"pyproject.toml", "README.md", "CHANGELOG.md", "pulumi_spaceinvoices"} <= top
+    assert {"pyproject.toml", "README.md", "CHANGELOG.md", "LICENSE", "pulumi_spaceinvoices"} <= top
     assert "tests" not in top
 
 
