@@ -1,8 +1,10 @@
 """The examples as shipped, under the real Pulumi CLI, against the sandbox.
 
 - quickstart: `bash examples/quickstart/run.sh` for real, from a fresh state folder, then every next
-  step it prints, in order: the onboarding page's form submitted over HTTP (tests/test_browser.py
-  clicks it in a browser), `pulumi refresh`, `pulumi up`, the pay page, `pulumi destroy`, `run.sh stop`.
+  step it prints, in order: the entry URL's page, its "Continue to Stripe" form, the sandbox's
+  onboarding form and the endpoint's return page, over HTTP with one cookie jar as a browser keeps it
+  (tests/test_browser.py clicks them in a browser), `pulumi refresh`, `pulumi up`, the pay page,
+  `pulumi destroy`, `run.sh stop`.
 - multi-org: examples/multi-org/README.md's local steps as written (its code blocks, run by bash),
   on a copy of the folder, against the sandbox run.sh leaves running.
 - gitops: examples/gitops/pulumi.yml run as a runner would (tests/actions_runner.py), both jobs.
@@ -10,7 +12,7 @@
 run.sh starts a sandbox process of its own (a file database); its API calls are counted from that
 process's request log through the admin API (`/_sandbox/requests`), cleared before each step. Tests
 that use the session's sandbox count them from its log directly. Nothing secret is printed: output
-quoted in a failure message has its onboarding links and tokens replaced.
+quoted in a failure message has its onboarding links, entry URLs' signatures and tokens replaced.
 """
 
 from __future__ import annotations
@@ -51,11 +53,12 @@ QUICKSTART_SECRET_KEY = "sk_test_quickstart0000000000000000"
 GITOPS_SECRET_KEY = "sk_live_gitops0000000000000000000"
 
 LINK = re.compile(r"https?://\S+?/sandbox/onboarding/[\w-]+")
+SIGNATURE = re.compile(r"sig=[^&\s\"']+")  # an entry URL's signature: what makes it open an organization's onboarding
 
 
 def shown(text: str, *secrets: str) -> str:
-    """`text` fit for a failure message: onboarding links and the given secrets replaced."""
-    text = LINK.sub("<onboarding link>", text)
+    """`text` fit for a failure message: onboarding links, entry URLs' signatures and the given secrets replaced."""
+    text = SIGNATURE.sub("sig=<signature>", LINK.sub("<onboarding link>", text))
     for secret in secrets:
         if secret:
             text = text.replace(secret, "<secret>")
@@ -97,28 +100,33 @@ class SandboxProcess:
 
 
 class Forms(HTMLParser):
-    """The forms of a page: (method, action, ids of the buttons inside)."""
+    """The forms of a page: (method, action, ids of the buttons inside, the named inputs' values)."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.forms: list[tuple[str, str | None, list[str]]] = []
+        self.forms: list[tuple[str, str | None, list[str], dict[str, str]]] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         attributes = dict(attrs)
         if tag == "form":
-            self.forms.append(((attributes.get("method") or "get").upper(), attributes.get("action"), []))
+            self.forms.append(((attributes.get("method") or "get").upper(), attributes.get("action"), [], {}))
         elif tag == "button" and self.forms:
             self.forms[-1][2].append(attributes.get("id") or "")
+        elif tag == "input" and self.forms and attributes.get("name"):
+            self.forms[-1][3][attributes["name"]] = attributes.get("value") or ""
 
 
-def submit(page_url: str, button_id: str) -> requests.Response:
-    """Open a page and submit the form that holds the button, as a browser would (no redirect followed)."""
-    page = requests.get(page_url, timeout=10)
+def submit(page_url: str, button_id: str, browser: requests.Session | None = None) -> requests.Response:
+    """Open a page and submit the form that holds the button with its inputs, as a browser would (its
+    cookies kept in `browser`; no redirect followed)."""
+    browser = browser or requests.Session()
+    page = browser.get(page_url, timeout=10)
     assert page.status_code == 200, page.status_code
     forms = Forms()
     forms.feed(page.text)
-    [(method, action, _)] = [form for form in forms.forms if button_id in form[2]]
-    return requests.request(method, urljoin(page_url, action or ""), timeout=10, allow_redirects=False)
+    [(method, action, _, fields)] = [form for form in forms.forms if button_id in form[2]]
+    return browser.request(method, urljoin(page_url, action or ""), data=fields or None, timeout=10,
+                           allow_redirects=False)
 
 
 class Steps:
@@ -203,7 +211,7 @@ def next_steps(printed: str) -> dict[str, Any]:
     """What run.sh's closing text tells the user to do, as it says it."""
     commands = re.search(r"^  2\. .*?\n((?: {7}\S.*\n)+)", printed, re.M).group(1)
     return {
-        "link": re.search(r"^  onboarding_url +(\S+)$", printed, re.M).group(1),
+        "entry": re.search(r"^  entry_url +(\S+)$", printed, re.M).group(1),
         "shell": [line.split("#")[0].strip() for line in commands.splitlines()],
         "pay": re.search(r"the demo invoice can be paid: (\S+)$", printed, re.M).group(1),
         "destroy": re.search(r"Clean up, in examples/quickstart: (pulumi destroy --yes) ", printed).group(1),
@@ -219,12 +227,21 @@ def test_the_quickstart_as_printed_from_run_sh_to_run_sh_stop(quickstart: Quicks
     assert first.returncode == 0, shown(first.stdout)
     sandbox = SandboxProcess(quickstart.state)
     demo = sandbox.demo
-    secrets = (demo["token"], QUICKSTART_SECRET_KEY)
+    signing_key = (quickstart.state / "onboarding-signing-key").read_text().strip()
+    secrets = (demo["token"], QUICKSTART_SECRET_KEY, signing_key)
+    # Connect (read, enable), the account (read, create); the entry URL is made with no call.
     assert steps.record("run.sh (fresh state)", started, sandbox.calls()) == {
-        "get_connect": 1, "enable_connect": 1, "get_account": 2, "create_account": 1, "create_link": 1}
+        "get_connect": 1, "enable_connect": 1, "get_account": 1, "create_account": 1}
     assert "charges_enabled      false" in first.stdout
     assert sandbox.connect_active(demo["accountId"]) == [1] and sandbox.account_active(demo["organizationId"]) == [1]
     assert not any(secret in first.stdout for secret in secrets)
+    assert len(signing_key) >= 32 and (quickstart.state / "onboarding-signing-key").stat().st_mode & 0o077 == 0
+    endpoint_url = f"http://127.0.0.1:{(quickstart.state / 'onboarding.port').read_text().strip()}"
+    endpoint_pid = int((quickstart.state / "onboarding.pid").read_text())
+    # Stripe sends the admin back to the endpoint: the Connect config's URLs are its routes.
+    [(refresh_url, return_url)] = sandbox.rows("SELECT refresh_url, return_url FROM connect_configs WHERE account_id = ?",
+                                               demo["accountId"])
+    assert (refresh_url, return_url) == (f"{endpoint_url}/refresh", f"{endpoint_url}/return")
     env_file = (quickstart.state / "env.sh").read_text()
     assert f"PULUMI_BACKEND_URL='file://{quickstart.state}/backend'" in env_file
     assert f"export VIRTUAL_ENV='{ROOT}/.venv'" in env_file
@@ -232,27 +249,50 @@ def test_the_quickstart_as_printed_from_run_sh_to_run_sh_stop(quickstart: Quicks
 
     sandbox.clear()
     started = time.monotonic()
-    again = quickstart.run_sh()  # safe to re-run: the same sandbox and stack, nothing but a new link
-    assert again.returncode == 0, shown(again.stdout)
-    assert steps.record("run.sh again", started, sandbox.calls()) == {"get_account": 1, "create_link": 1}
+    again = quickstart.run_sh()  # safe to re-run: the same sandbox, endpoint and stack, and no API call
+    assert again.returncode == 0, shown(again.stdout, *secrets)
+    assert steps.record("run.sh again", started, sandbox.calls()) == {}
     assert f"The sandbox is already running (pid {sandbox.pid})" in again.stdout
+    assert f"The onboarding endpoint is already running (pid {endpoint_pid})" in again.stdout
     assert "already installed in .venv" in again.stdout
-    assert re.search(r"Resources:\n +3 unchanged", again.stdout), shown(again.stdout)
+    assert re.search(r"Resources:\n +3 unchanged", again.stdout), shown(again.stdout, *secrets)
+    assert not any(secret in again.stdout for secret in secrets)
 
     told = next_steps(again.stdout)
-    assert told["link"].startswith(f"{sandbox.url}/sandbox/onboarding/") and told["link"] != next_steps(first.stdout)["link"]
+    # The entry URL, the same on every run: the organization's page on the endpoint, signed.
+    assert told["entry"] == next_steps(first.stdout)["entry"]
+    assert re.fullmatch(rf"{re.escape(endpoint_url)}/o/{demo['organizationId']}\?sig=[\w.-]+", told["entry"]), \
+        shown(told["entry"])
+    assert "onboarding_url" not in again.stdout  # no raw link unless onboardingLinks is set
     source, cd, refresh, up, show = told["shell"]
     assert source == f"source {quickstart.state}/env.sh"
     assert cd == "cd examples/quickstart"  # the project: the root is a plugin package (PulumiPlugin.yaml)
     assert (refresh, up, show) == ("pulumi refresh --yes", "pulumi up --yes", "pulumi stack output charges_enabled")
     assert told["pay"] == f"{sandbox.url}/sandbox/pay/{demo['shareableId']}"
 
-    # 1. The onboarding link: its page's form, submitted, lands on the return URL.
+    # 1. The entry URL in one browser (a cookie jar): its page, Continue (the endpoint makes the link
+    # and sends the browser to it), the sandbox's onboarding page, Complete, the endpoint's return page.
+    browser = requests.Session()
     sandbox.clear()
     started = time.monotonic()
-    completed = submit(told["link"], "complete-onboarding")
-    assert steps.record("onboarding page: open, submit", started, sandbox.calls()) == {"page_onboarding": 2}
-    assert completed.status_code == 303 and completed.headers["location"] == "https://example.com/onboarding/return"
+    entry_page = browser.get(told["entry"], timeout=10)
+    assert entry_page.status_code == 200 and 'id="continue"' in entry_page.text
+    assert steps.record("entry page: open", started, sandbox.calls()) == {}, "the entry page makes no link"
+    started = time.monotonic()
+    to_stripe = submit(told["entry"], "continue", browser)
+    assert steps.record("entry page: Continue to Stripe", started, sandbox.calls()) == {
+        "get_account": 1, "create_link": 1}
+    assert to_stripe.status_code == 303 and LINK.fullmatch(to_stripe.headers["location"]), to_stripe.status_code
+    sandbox.clear()
+    started = time.monotonic()
+    completed = submit(to_stripe.headers["location"], "complete-onboarding", browser)
+    assert steps.record("sandbox onboarding page: open, Complete", started, sandbox.calls()) == {"page_onboarding": 2}
+    assert completed.status_code == 303 and completed.headers["location"] == f"{endpoint_url}/return"
+    sandbox.clear()
+    started = time.monotonic()
+    returned = browser.get(completed.headers["location"], timeout=10)
+    assert steps.record("endpoint return page", started, sandbox.calls()) == {"get_account": 1}  # reads the account
+    assert returned.status_code == 200 and 'data-status="complete"' in returned.text, returned.status_code
     assert sandbox.rows("SELECT charges_enabled FROM org_accounts WHERE organization_id = ?",
                         demo["organizationId"]) == [(1,)]
 
@@ -272,7 +312,7 @@ def test_the_quickstart_as_printed_from_run_sh_to_run_sh_stop(quickstart: Quicks
     def outputs() -> dict[str, Any]:
         return json.loads(typed("pulumi stack output --json --show-secrets").stdout)
 
-    # 2. refresh, then up: charges_enabled true in the state, then in the outputs, and no new link.
+    # 2. refresh, then up: charges_enabled true in the state, then in the outputs.
     started = time.monotonic()
     typed(refresh)
     # `pulumi refresh` without --skip-preview reads every resource twice: once to show the preview
@@ -282,11 +322,10 @@ def test_the_quickstart_as_printed_from_run_sh_to_run_sh_stop(quickstart: Quicks
     assert outputs()["charges_enabled"] is False  # stack outputs come from the program: the next up
     started = time.monotonic()
     typed(up)
-    # The resources make no call; the link function reads the account, sees onboarding complete
-    # and makes no link.
-    assert steps.record(up, started, sandbox.calls()) == {"get_account": 1}
+    # The resources make no call, nor does the entry URL.
+    assert steps.record(up, started, sandbox.calls()) == {}
     after = outputs()
-    assert after["charges_enabled"] is True and after["onboarding_url"] is None
+    assert after["charges_enabled"] is True and after["entry_url"] == told["entry"]
     assert typed(show).stdout.strip() == "true"
 
     # 3. The demo invoice, paid on the pay page.
@@ -303,16 +342,24 @@ def test_the_quickstart_as_printed_from_run_sh_to_run_sh_stop(quickstart: Quicks
     assert steps.record(told["destroy"], started, sandbox.calls()) == {"update_connect": 1, "update_account": 1}
     assert sandbox.connect_active(demo["accountId"]) == [0] and sandbox.account_active(demo["organizationId"]) == [0]
     backend = "".join(p.read_text(errors="replace") for p in (quickstart.state / "backend").rglob("*") if p.is_file())
-    assert not any(secret in backend + ROOT_STACK_CONFIG.read_text() for secret in secrets)
+    signature = told["entry"].rsplit("sig=", 1)[1]
+    assert not any(secret in backend + ROOT_STACK_CONFIG.read_text() for secret in (*secrets, signature))
 
     started = time.monotonic()
     stopped = quickstart.shell(f"{cd} && {told['stop']}")  # where step 4 runs
     steps.record(told["stop"], started, Counter())
     assert f"Stopped the sandbox (pid {sandbox.pid})" in stopped.stdout
-    with pytest.raises(ProcessLookupError):
-        os.kill(sandbox.pid, 0)
-    with pytest.raises(requests.ConnectionError):
-        requests.get(sandbox.url, timeout=5)
+    assert f"Stopped the onboarding endpoint (pid {endpoint_pid})" in stopped.stdout
+    for pid in (sandbox.pid, endpoint_pid):
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    for url in (sandbox.url, endpoint_url):
+        with pytest.raises(requests.ConnectionError):
+            requests.get(url, timeout=5)
+    # The endpoint's log names routes, never the signature, the key, the token, or Stripe's link.
+    endpoint_log = (quickstart.state / "onboarding.log").read_text()
+    assert " POST entry 303 " in endpoint_log and " GET return 200 " in endpoint_log, shown(endpoint_log, *secrets)
+    assert not any(secret in endpoint_log for secret in (*secrets, signature, "sig=", "/sandbox/onboarding/"))
     steps.print()
 
 
