@@ -27,7 +27,7 @@ def main() -> None:
         secret = os.environ.get(connect["secretKeyEnv"])
         if not secret:
             raise RuntimeError(f"the Stripe secret key is not set: export {connect['secretKeyEnv']}")
-        declared = [StripeConnectConfig(
+        declared: list[pulumi.CustomResource] = [StripeConnectConfig(
             "connect",
             private_key=pulumi.Output.secret(secret),
             public_key=connect["publicKey"],
