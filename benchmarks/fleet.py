@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -75,6 +76,7 @@ class FleetPhase:
     first_request_s: float | None = None  # from the command's start
     last_request_s: float | None = None
     stack_seconds: dict[str, float] = field(default_factory=dict)
+    tree_cpu_s: float | None = None  # exact: every process of the tree, reaped (the sampler misses short ones)
     plan_s: float | None = None  # listing and reading the states, deciding (the command's summary)
     unchanged: int = 0  # stacks reported unchanged
 
@@ -122,6 +124,7 @@ class FleetRun:
         busy_before, _ = system_cpu()
         log = self.root / f"{phase}.log"
         started_at = time.time()  # the sandbox stamps its requests with the same clock
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)  # the command's tree, once reaped
         started = time.monotonic()
         with open(log, "w", encoding="utf-8") as out:
             process = subprocess.Popen(command, cwd=self.root, env=self.env, stdout=out, stderr=subprocess.STDOUT,
@@ -135,6 +138,8 @@ class FleetRun:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)
         busy_after, _ = system_cpu()
+        reaped = resource.getrusage(resource.RUSAGE_CHILDREN)
+        tree_cpu = reaped.ru_utime + reaped.ru_stime - children.ru_utime - children.ru_stime
         if code != 0:
             raise RuntimeError(f"fleet {phase} ({self.orgs} orgs, {self.shards} shard(s), K={self.parallel}, {self.mode} checkpoints) exited "
                                f"{code}:\n{log.read_text(encoding='utf-8', errors='replace')[-3000:]}")
@@ -148,7 +153,7 @@ class FleetRun:
             by_operation=dict(Counter(r["operation"] for r in records)),
             peak_tree_mb=round(sampler.peak_tree_kb / 1024, 1),
             largest_process_mb=round(max((p["hwm_kb"] for p in sampler.procs.values()), default=0) / 1024, 1),
-            cpu_s=round(sum(p["cpu_s"] for p in sampler.procs.values()), 1),
+            cpu_s=round(sum(p["cpu_s"] for p in sampler.procs.values()), 1), tree_cpu_s=round(tree_cpu, 1),
             sandbox_cpu_s=round(self.sandbox.cpu_seconds() - sandbox_cpu, 1),
             machine_busy_cores=round((busy_after - busy_before) / wall, 2),
             first_request_s=round(min(stamps), 1) if stamps else None,
@@ -234,7 +239,7 @@ def run_scope(orgs: list[int], *, shards: int = 10, parallel: int = 2, say: Any 
                 result = fleet.run(phase, command, flags)
                 results.append(result)
                 say(f"fleet scope: {n} orgs, {shards} shards, K={parallel}: {phase}: {result.wall_s:.1f} s wall, "
-                    f"{result.cpu_s:.1f} CPU s, states read and plan {result.plan_s} s, {result.requests} requests, "
+                    f"{result.tree_cpu_s:.1f} CPU s, states read and plan {result.plan_s} s, {result.requests} requests, "
                     f"{result.unchanged} stacks unchanged")
         finally:
             fleet.stop()
@@ -257,8 +262,8 @@ def scope_table(results: list[FleetPhase]) -> str:
             if a is None or b is None:
                 continue
             ran = a.shards + 1 - a.unchanged
-            lines.append(f"| {n:,} | {label} | {a.wall_s:.1f} | {a.cpu_s:.1f} | {a.plan_s} | {ran} | {b.wall_s:.1f} | "
-                         f"{b.cpu_s:.1f} | {b.plan_s} | {a.requests} / {b.requests} |")
+            lines.append(f"| {n:,} | {label} | {a.wall_s:.1f} | {a.tree_cpu_s:.1f} | {a.plan_s} | {ran} | "
+                         f"{b.wall_s:.1f} | {b.tree_cpu_s:.1f} | {b.plan_s} | {a.requests} / {b.requests} |")
     return "\n".join(lines)
 
 
