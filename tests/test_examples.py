@@ -36,6 +36,7 @@ import pytest
 import requests
 import yaml
 
+from pulumi_spaceinvoices.onboarding_entry import entry_url
 from tests.actions_runner import Runner, load_workflow, machine_path
 from tests.realengine import PASSPHRASE, require_cli
 from tests.support import serve_http
@@ -63,6 +64,13 @@ def shown(text: str, *secrets: str) -> str:
         if secret:
             text = text.replace(secret, "<secret>")
     return text
+
+
+def check(condition: bool, message: str) -> None:
+    """An assertion that shows only `message` when it fails: its operands hold entry URLs or links,
+    which pytest's assertion rewriting would print."""
+    if not condition:
+        pytest.fail(message, pytrace=False)
 
 
 class SandboxProcess:
@@ -260,9 +268,9 @@ def test_the_quickstart_as_printed_from_run_sh_to_run_sh_stop(quickstart: Quicks
 
     told = next_steps(again.stdout)
     # The entry URL, the same on every run: the organization's page on the endpoint, signed.
-    assert told["entry"] == next_steps(first.stdout)["entry"]
-    assert re.fullmatch(rf"{re.escape(endpoint_url)}/o/{demo['organizationId']}\?sig=[\w.-]+", told["entry"]), \
-        shown(told["entry"])
+    check(told["entry"] == next_steps(first.stdout)["entry"], "the entry URL changed between runs")
+    check(re.fullmatch(rf"{re.escape(endpoint_url)}/o/{demo['organizationId']}\?sig=[\w.-]+", told["entry"]) is not None,
+          f"not the organization's entry URL on the endpoint: {shown(told['entry'])}")
     assert "onboarding_url" not in again.stdout  # no raw link unless onboardingLinks is set
     source, cd, refresh, up, show = told["shell"]
     assert source == f"source {quickstart.state}/env.sh"
@@ -276,13 +284,14 @@ def test_the_quickstart_as_printed_from_run_sh_to_run_sh_stop(quickstart: Quicks
     sandbox.clear()
     started = time.monotonic()
     entry_page = browser.get(told["entry"], timeout=10)
-    assert entry_page.status_code == 200 and 'id="continue"' in entry_page.text
+    check(entry_page.status_code == 200 and 'id="continue"' in entry_page.text, f"entry page: {entry_page.status_code}")
     assert steps.record("entry page: open", started, sandbox.calls()) == {}, "the entry page makes no link"
     started = time.monotonic()
     to_stripe = submit(told["entry"], "continue", browser)
     assert steps.record("entry page: Continue to Stripe", started, sandbox.calls()) == {
         "get_account": 1, "create_link": 1}
-    assert to_stripe.status_code == 303 and LINK.fullmatch(to_stripe.headers["location"]), to_stripe.status_code
+    check(to_stripe.status_code == 303 and LINK.fullmatch(to_stripe.headers.get("location", "")) is not None,
+          f"Continue: {to_stripe.status_code}, not a redirect to the sandbox's onboarding page")
     sandbox.clear()
     started = time.monotonic()
     completed = submit(to_stripe.headers["location"], "complete-onboarding", browser)
@@ -292,7 +301,8 @@ def test_the_quickstart_as_printed_from_run_sh_to_run_sh_stop(quickstart: Quicks
     started = time.monotonic()
     returned = browser.get(completed.headers["location"], timeout=10)
     assert steps.record("endpoint return page", started, sandbox.calls()) == {"get_account": 1}  # reads the account
-    assert returned.status_code == 200 and 'data-status="complete"' in returned.text, returned.status_code
+    check(returned.status_code == 200 and 'data-status="complete"' in returned.text,
+          f"return page: {returned.status_code}, not complete")
     assert sandbox.rows("SELECT charges_enabled FROM org_accounts WHERE organization_id = ?",
                         demo["organizationId"]) == [(1,)]
 
@@ -325,7 +335,8 @@ def test_the_quickstart_as_printed_from_run_sh_to_run_sh_stop(quickstart: Quicks
     # The resources make no call, nor does the entry URL.
     assert steps.record(up, started, sandbox.calls()) == {}
     after = outputs()
-    assert after["charges_enabled"] is True and after["entry_url"] == told["entry"]
+    assert after["charges_enabled"] is True
+    check(after["entry_url"] == told["entry"], "the entry URL changed on up")
     assert typed(show).stdout.strip() == "true"
 
     # 3. The demo invoice, paid on the pay page.
@@ -434,33 +445,49 @@ def test_multi_org_readme_steps_as_written_against_the_quickstart_sandbox(quicks
                              f"declare -f post field new_org >> {shell_state}\n")
     token = re.search(r"TOKEN=\"?([^\"\n]+)", shell_state.read_text()).group(1) if shell_state.exists() else ""
     assert first.returncode == 0, shown(first.stdout, token)
-    # Connect (read, enable), two accounts (read, create each), two links (read the account, make one).
+    # Only its last command, `pulumi stack output entry_urls --show-secrets`, shows the URLs.
+    check("sig=" not in first.stdout.rstrip().rsplit("\n", 1)[0], "an entry URL in block 1's output before it was asked for")
+    # Connect (read, enable), two accounts (read, create each); the entry URLs are made with no call.
     assert steps.record("README block 1: stack, config, two organizations, up", started, sandbox.calls()) == {
-        "get_connect": 1, "enable_connect": 1, "get_account": 4, "create_account": 2, "create_link": 2}
+        "get_connect": 1, "enable_connect": 1, "get_account": 2, "create_account": 2}
 
-    def typed(line: str) -> subprocess.CompletedProcess[str]:
-        """One line of the README's second block, in the shell its first block left."""
+    def typed(line: str, *, private: bool = False) -> subprocess.CompletedProcess[str]:
+        """One line of the README's second block, in the shell its first block left (`private`: its
+        output holds a secret on purpose, such as --show-secrets)."""
         done = quickstart.shell(f"source {quickstart.state}/env.sh && source {shell_state} && cd {folder} && {line}")
         assert done.returncode == 0, shown(f"{line}\n{done.stdout}", token)
         assert token not in done.stdout
+        check(private or ("sig=" not in done.stdout and not LINK.search(done.stdout)),
+              f"an entry URL or a link in the output of {line}: {shown(done.stdout, token)}")
         return done
 
+    signing_key = typed("pulumi config get spaceinvoices:onboardingSigningKey", private=True).stdout.strip()
+    assert len(signing_key) >= 32
+
     def outputs() -> dict[str, Any]:
-        return json.loads(typed("pulumi stack output --json --show-secrets").stdout)
+        return json.loads(typed("pulumi stack output --json --show-secrets", private=True).stdout)
 
     def org_of(name: str) -> str:
         return typed(f"pulumi config get --path organizations.{name}").stdout.strip()
 
+    def signed_for(urls: dict[str, str], orgs: dict[str, str]) -> bool:
+        """Each URL is its organization's entry URL on the configured endpoint, signed with the stack's key."""
+        return urls == {name: entry_url("https://onboard.platform.example.com", org, signing_key)
+                        for name, org in orgs.items()}
+
     acme, globex = org_of("acme"), org_of("globex")
     up = outputs()
     assert up["charges_enabled"] == {"acme": False, "globex": False}
-    assert sorted(up["onboarding_urls"]) == ["acme", "globex"]
-    assert all(url.startswith(f"{sandbox.url}/sandbox/onboarding/") for url in up["onboarding_urls"].values())
+    assert "onboarding_urls" not in up  # raw links only with onboardingLinks: true
+    entry_urls = up["entry_urls"]
+    check(signed_for(entry_urls, {"acme": acme, "globex": globex}), "entry URLs not signed with the stack's key")
     assert sandbox.account_active(acme) == [1] and sandbox.account_active(globex) == [1]
+    config_text = (folder / "Pulumi.dev.yaml").read_text()
+    assert signing_key not in config_text and "onboardingSigningKey:\n    secure:" in config_text
 
     lines = [line for line in follow_up.splitlines() if line.strip() and not line.lstrip().startswith("#")]
-    assert len(lines) == 7, lines
-    add, leave, preview, token_back, remove, no_links, destroy = lines
+    assert len(lines) == 8, lines
+    add, leave, preview, token_back, remove, no_op, raw_links, destroy = lines
 
     def step(line: str) -> tuple[subprocess.CompletedProcess[str], Counter[str]]:
         sandbox.clear()
@@ -470,10 +497,12 @@ def test_multi_org_readme_steps_as_written_against_the_quickstart_sandbox(quicks
 
     added, calls = step(add)
     initech = org_of("initech")
-    # Just the new account (read, create); then a fresh link for each of the three (read, make).
-    assert calls == {"get_account": 4, "create_account": 1, "create_link": 3}
+    assert calls == {"get_account": 1, "create_account": 1}  # just the new account (read, create)
     assert re.search(r"Resources:\n +\+ 1 created\n +4 unchanged", added.stdout), shown(added.stdout)
     assert sandbox.account_active(initech) == [1]
+    after_add = outputs()["entry_urls"]
+    check(after_add == {**entry_urls, "initech": after_add.get("initech")}, "the others' entry URLs changed")
+    check(signed_for(after_add, {"acme": acme, "globex": globex, "initech": initech}), "Initech's entry URL")
 
     assert step(leave)[1] == {}
     previewed, calls = step(preview)
@@ -482,13 +511,25 @@ def test_multi_org_readme_steps_as_written_against_the_quickstart_sandbox(quicks
     assert step(token_back)[1] == {}
 
     removed, calls = step(remove)
-    assert calls == {"update_account": 1, "get_account": 2, "create_link": 2}  # Globex alone; links for the others
+    assert calls == {"update_account": 1}  # Globex alone
     assert re.search(r"Resources:\n +- 1 deleted\n +4 unchanged", removed.stdout), shown(removed.stdout)
     assert [sandbox.account_active(org) for org in (acme, globex, initech)] == [[1], [0], [1]]
-    assert outputs()["charges_enabled"] == {"acme": False, "initech": False}
+    after_remove = outputs()
+    assert after_remove["charges_enabled"] == {"acme": False, "initech": False}
+    check(after_remove["entry_urls"] == {name: after_add[name] for name in ("acme", "initech")},
+          "entry URLs after Globex left: not the other two, unchanged")
 
-    assert step(no_links)[1] == {}, "no links asked and nothing changed: no API call at all"
-    assert outputs()["onboarding_urls"] == {}
+    unchanged, calls = step(no_op)
+    assert calls == {}, "nothing changed: no API call at all"
+    assert re.search(r"Resources:\n +4 unchanged", unchanged.stdout), shown(unchanged.stdout)
+    check(outputs()["entry_urls"] == after_remove["entry_urls"], "the entry URLs changed on a no-op up")
+
+    raw, calls = step(raw_links)
+    assert calls == {"get_account": 2, "create_link": 2}  # a raw link each for Acme and Initech (read, make)
+    with_links = outputs()
+    assert sorted(with_links["onboarding_urls"]) == ["acme", "initech"]
+    check(all(LINK.fullmatch(url) for url in with_links["onboarding_urls"].values()), "not the sandbox's links")
+    check(with_links["entry_urls"] == after_remove["entry_urls"], "the entry URLs changed with onboardingLinks")
     assert step(destroy)[1] == {"update_connect": 1, "update_account": 2}
     assert [sandbox.account_active(org) for org in (acme, globex, initech)] == [[0], [0], [0]]
     [(account_id,)] = sandbox.rows("SELECT account_id FROM organizations WHERE id = ?", acme)

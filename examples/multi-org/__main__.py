@@ -4,12 +4,15 @@ The list (resource name -> organization id, or -> {id, active}) comes from the s
 `organizations` when set, else from a YAML file (`organizationsFile`, default organizations.yaml
 beside this program). Adding a name creates just that account; removing one deactivates just that
 one. Other stack config: as in the quickstart (`stripeSecretKey`, `stripePublishableKey`,
-`applicationFee`, `returnUrl`, `refreshUrl`, `spaceinvoices:accessToken`, `spaceinvoices:apiUrl`),
-plus `onboardingLinks` (default true; false makes no link, so an up with nothing changed makes no
-API call at all).
+`applicationFee`, `returnUrl`, `refreshUrl`, `spaceinvoices:accessToken`, `spaceinvoices:apiUrl`,
+`spaceinvoices:onboardingUrl`, `spaceinvoices:onboardingSigningKey`), plus `onboardingLinks`
+(default false; true also makes Stripe's raw links, one API call per active organization per up).
 
-Outputs: `charges_enabled` (name -> bool, as of the last up or refresh) and `onboarding_urls`
-(a secret; name -> a fresh single-use link for each active organization, null once onboarded).
+Outputs: `charges_enabled` (name -> bool, as of the last up or refresh) and `entry_urls` (a secret;
+name -> the signed entry URL of each active organization's onboarding page on the endpoint, made
+with no API call, the same on every up). With `onboardingLinks: true` also `onboarding_urls` (a
+secret; name -> a fresh single-use link, null once onboarded). Stripe: "Don't email, text, or
+otherwise send account link URLs outside of your platform application"; the entry URLs are what to send.
 """
 
 from __future__ import annotations
@@ -20,7 +23,12 @@ from typing import Any
 import pulumi
 import yaml
 
-from pulumi_spaceinvoices import OrganizationConnectAccount, StripeConnectConfig, get_onboarding_link_output
+from pulumi_spaceinvoices import (
+    OrganizationConnectAccount,
+    StripeConnectConfig,
+    get_onboarding_entry_url_output,
+    get_onboarding_link_output,
+)
 
 HERE = Path(__file__).resolve().parent
 
@@ -54,7 +62,9 @@ def load_organizations(config: pulumi.Config) -> dict[str, dict[str, Any]]:
 
 config = pulumi.Config()
 organizations = load_organizations(config)
-make_links = config.get_bool("onboardingLinks") is not False
+# Raw links only when asked for: each costs an API call on every up, expires within minutes, and
+# must not leave the platform; the entry URLs cost nothing and do not change.
+make_links = config.get_bool("onboardingLinks") is True
 
 connect = StripeConnectConfig(
     "connect",
@@ -66,6 +76,7 @@ connect = StripeConnectConfig(
 )
 
 charges_enabled: dict[str, pulumi.Output[bool]] = {}
+entry_urls: dict[str, pulumi.Output[str]] = {}
 onboarding_urls: dict[str, pulumi.Output[str | None]] = {}
 for name, org in organizations.items():
     account = OrganizationConnectAccount(
@@ -75,8 +86,12 @@ for name, org in organizations.items():
         opts=pulumi.ResourceOptions(depends_on=[connect]),
     )
     charges_enabled[name] = account.charges_enabled
-    if make_links and org["active"]:
-        onboarding_urls[name] = get_onboarding_link_output(account.organization_id).url
+    if org["active"]:
+        entry_urls[name] = get_onboarding_entry_url_output(account.organization_id).url
+        if make_links:
+            onboarding_urls[name] = get_onboarding_link_output(account.organization_id).url
 
 pulumi.export("charges_enabled", pulumi.Output.all(**charges_enabled) if charges_enabled else {})
-pulumi.export("onboarding_urls", pulumi.Output.secret(pulumi.Output.all(**onboarding_urls) if onboarding_urls else {}))
+pulumi.export("entry_urls", pulumi.Output.secret(pulumi.Output.all(**entry_urls) if entry_urls else {}))
+if make_links:
+    pulumi.export("onboarding_urls", pulumi.Output.secret(pulumi.Output.all(**onboarding_urls) if onboarding_urls else {}))
