@@ -144,7 +144,9 @@ LINK_DESCRIPTION = (
     "every `pulumi up` replaces the stored link with a new one (the resource shows as an update); "
     "`pulumi preview` never makes one (the link is unknown there). Once the organization finished "
     "onboarding no link is made, `url` is empty and the resource stops changing. Destroying it "
-    "changes nothing in Space Invoices."
+    "changes nothing in Space Invoices. Stripe: \"Don't email, text, or otherwise send account link URLs "
+    "outside of your platform application\" (a mail scanner that opens one uses it up): send the "
+    "`getOnboardingEntryUrl` URL instead, and keep raw links inside your application."
 )
 
 

@@ -12,7 +12,7 @@ import (
 	"github.com/spaceinvoices/pulumi-spaceinvoices/sdk/go/spaceinvoices/internal"
 )
 
-// A fresh Stripe onboarding link for an organization whose `OrganizationConnectAccount` exists. A link is single-use and expires after about five minutes, so while onboarding is incomplete every `pulumi up` replaces the stored link with a new one (the resource shows as an update); `pulumi preview` never makes one (the link is unknown there). Once the organization finished onboarding no link is made, `url` is empty and the resource stops changing. Destroying it changes nothing in Space Invoices.
+// A fresh Stripe onboarding link for an organization whose `OrganizationConnectAccount` exists. A link is single-use and expires after about five minutes, so while onboarding is incomplete every `pulumi up` replaces the stored link with a new one (the resource shows as an update); `pulumi preview` never makes one (the link is unknown there). Once the organization finished onboarding no link is made, `url` is empty and the resource stops changing. Destroying it changes nothing in Space Invoices. Stripe: "Don't email, text, or otherwise send account link URLs outside of your platform application" (a mail scanner that opens one uses it up): send the `getOnboardingEntryUrl` URL instead, and keep raw links inside your application.
 type OnboardingLink struct {
 	pulumi.CustomResourceState
 

@@ -49,7 +49,7 @@ class OnboardingLink(pulumi.CustomResource):
                  organization_id: pulumi.Input[Optional[_builtins.str]] = None,
                  __props__=None):
         """
-        A fresh Stripe onboarding link for an organization whose `OrganizationConnectAccount` exists. A link is single-use and expires after about five minutes, so while onboarding is incomplete every `pulumi up` replaces the stored link with a new one (the resource shows as an update); `pulumi preview` never makes one (the link is unknown there). Once the organization finished onboarding no link is made, `url` is empty and the resource stops changing. Destroying it changes nothing in Space Invoices.
+        A fresh Stripe onboarding link for an organization whose `OrganizationConnectAccount` exists. A link is single-use and expires after about five minutes, so while onboarding is incomplete every `pulumi up` replaces the stored link with a new one (the resource shows as an update); `pulumi preview` never makes one (the link is unknown there). Once the organization finished onboarding no link is made, `url` is empty and the resource stops changing. Destroying it changes nothing in Space Invoices. Stripe: "Don't email, text, or otherwise send account link URLs outside of your platform application" (a mail scanner that opens one uses it up): send the `getOnboardingEntryUrl` URL instead, and keep raw links inside your application.
 
         :param str resource_name: The name of the resource.
         :param pulumi.ResourceOptions opts: Options for the resource.
@@ -62,7 +62,7 @@ class OnboardingLink(pulumi.CustomResource):
                  args: OnboardingLinkArgs,
                  opts: Optional[pulumi.ResourceOptions] = None):
         """
-        A fresh Stripe onboarding link for an organization whose `OrganizationConnectAccount` exists. A link is single-use and expires after about five minutes, so while onboarding is incomplete every `pulumi up` replaces the stored link with a new one (the resource shows as an update); `pulumi preview` never makes one (the link is unknown there). Once the organization finished onboarding no link is made, `url` is empty and the resource stops changing. Destroying it changes nothing in Space Invoices.
+        A fresh Stripe onboarding link for an organization whose `OrganizationConnectAccount` exists. A link is single-use and expires after about five minutes, so while onboarding is incomplete every `pulumi up` replaces the stored link with a new one (the resource shows as an update); `pulumi preview` never makes one (the link is unknown there). Once the organization finished onboarding no link is made, `url` is empty and the resource stops changing. Destroying it changes nothing in Space Invoices. Stripe: "Don't email, text, or otherwise send account link URLs outside of your platform application" (a mail scanner that opens one uses it up): send the `getOnboardingEntryUrl` URL instead, and keep raw links inside your application.
 
         :param str resource_name: The name of the resource.
         :param OnboardingLinkArgs args: The arguments to use to populate this resource's properties.
