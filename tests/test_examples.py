@@ -52,6 +52,7 @@ ROOT_STACK_CONFIG = ROOT / ".pulumi-state" / "stacks" / "Pulumi.dev.yaml"
 # run.sh's Stripe test keys (in the right format: the sandbox accepts any such pair).
 QUICKSTART_SECRET_KEY = "sk_test_quickstart0000000000000000"
 GITOPS_SECRET_KEY = "sk_live_gitops0000000000000000000"
+GITOPS_ENDPOINT = "https://onboard.platform.example.com"  # examples/gitops: the onboarding endpoint (policy-config.json)
 
 LINK = re.compile(r"https?://\S+?/sandbox/onboarding/[\w-]+")
 SIGNATURE = re.compile(r"sig=[^&\s\"']+")  # an entry URL's signature: what makes it open an organization's onboarding
@@ -641,9 +642,15 @@ def test_gitops_workflow_jobs_run_as_a_runner_runs_them(tmp_path, workspace, san
     on_my_machine("stack", "init", stack)
     # Live keys, as examples/gitops/README.md sets for production (the workflow's policy pack refuses test keys there).
     on_my_machine("config", "set", "--secret", "stripeSecretKey", "--stack", stack, input=GITOPS_SECRET_KEY)
+    # The README's `spaceinvoices-onboarding new-key | pulumi config set --secret ...`, by the module.
+    signing_key = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-m", "pulumi_spaceinvoices.onboarding",
+                                  "new-key"], capture_output=True, text=True, check=True).stdout.strip()
+    on_my_machine("config", "set", "--secret", "spaceinvoices:onboardingSigningKey", "--stack", stack,
+                  input=signing_key)
     for key, value in {"stripePublishableKey": "pk_live_gitops000000000000000000",
-                       "returnUrl": "https://platform.example.com/stripe/return",
-                       "refreshUrl": "https://platform.example.com/stripe/refresh",
+                       "spaceinvoices:onboardingUrl": GITOPS_ENDPOINT,
+                       "returnUrl": f"{GITOPS_ENDPOINT}/return",
+                       "refreshUrl": f"{GITOPS_ENDPOINT}/refresh",
                        "spaceinvoices:apiUrl": sandbox.url}.items():  # the sandbox instead of the real API
         on_my_machine("config", "set", key, value, "--stack", stack)
     assert (work_dir / f"Pulumi.{stack.rsplit('/', 1)[1]}.yaml").is_file()  # committed with the project
@@ -655,7 +662,7 @@ def test_gitops_workflow_jobs_run_as_a_runner_runs_them(tmp_path, workspace, san
         runner = Runner(self_managed(workflow, f"file://{workspace.backend}"), repository=repository,
                         cli_dir=str(Path(require_cli()).parent), secrets=secrets, root=tmp_path,
                         env=RUNNER_MACHINE)
-        hidden = (account.token, GITOPS_SECRET_KEY, PASSPHRASE)
+        hidden = (account.token, GITOPS_SECRET_KEY, PASSPHRASE, signing_key)
 
         sandbox.clear_requests()
         started = time.monotonic()
@@ -671,7 +678,7 @@ def test_gitops_workflow_jobs_run_as_a_runner_runs_them(tmp_path, workspace, san
         # The policy pack ran: multi-org's accounts are not protected, an advisory warning in production.
         assert re.search(r"\[advisory\] +spaceinvoices-protect-live-accounts", preview.log), shown(preview.log, *hidden)
         assert "[mandatory]" not in preview.log, shown(preview.log, *hidden)
-        assert not any(secret in preview.log for secret in hidden)
+        assert not any(secret in preview.log for secret in (*hidden, "sig="))
 
         sandbox.clear_requests()
         started = time.monotonic()
@@ -681,23 +688,22 @@ def test_gitops_workflow_jobs_run_as_a_runner_runs_them(tmp_path, workspace, san
                              up.steps)
         assert up.ok, shown(up.log, *hidden)
         assert not push["preview"].ran
-        # Connect (read, enable); three accounts (read, create); a link for each active one (read, make).
-        assert calls == {"get_connect": 1, "enable_connect": 1, "get_account": 5, "create_account": 3,
-                         "create_link": 2}
+        # Connect (read, enable); three accounts (read, create); the entry URLs are made with no call.
+        assert calls == {"get_connect": 1, "enable_connect": 1, "get_account": 3, "create_account": 3}
         assert sandbox.store.connect_config(account.id)["active"] is True
         assert [sandbox.store.org_account(orgs[name])["active"] for name in ("acme", "globex", "dormant")] == [
             True, True, False]
 
-    # The webhook step handed over one fresh link per active organization, and the log shows none.
+    # The webhook step handed over each active organization's entry URL, signed with the stack's key
+    # (what the endpoint checks), and no raw link; the job's log shows neither.
     [(content_type, body)] = Webhook.received
-    links = json.loads(body)
-    assert content_type == "application/json" and sorted(links) == ["acme", "globex"]
-    for name, url in links.items():
-        assert url.startswith(f"{sandbox.url}/sandbox/onboarding/"), name
-        link = sandbox.store.link(url.rsplit("/", 1)[1])
-        assert link["organization_id"] == orgs[name] and not link["used"], name
+    entry_urls = json.loads(body)
+    assert content_type == "application/json" and sorted(entry_urls) == ["acme", "globex"]
+    check(entry_urls == {name: entry_url(GITOPS_ENDPOINT, orgs[name], signing_key) for name in ("acme", "globex")},
+          "the webhook did not receive the organizations' entry URLs signed with the stack's key")
+    assert sandbox.store.connect_config(account.id)["refresh_url"] == f"{GITOPS_ENDPOINT}/refresh"
     assert LINK.search(up.log) is None, "an onboarding link reached the job's log"
-    assert not any(secret in up.log for secret in hidden)
+    assert not any(secret in up.log for secret in (*hidden, "sig=")), "a secret or an entry URL reached the job's log"
     steps.print()
 
 
