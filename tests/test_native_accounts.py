@@ -1,15 +1,22 @@
 """Two Space Invoices accounts in one stack through explicit instances of the native provider: the
 example program examples/native-yaml (a `test` and a `live` provider) under the real CLI, against
-two sandbox accounts, every request counted per account.
+two sandbox accounts, every request counted per account. Each account's organization gets its
+entry URL, signed with that account's key, with no API call.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
 
+import pytest
+
+from pulumi_spaceinvoices.onboarding_entry import entry_url
 from tests.realengine import ROOT
 
-CREATE_CALLS = {"get_connect": 1, "enable_connect": 1, "get_account": 2, "create_account": 1, "create_link": 1}
+CREATE_CALLS = {"get_connect": 1, "enable_connect": 1, "get_account": 1, "create_account": 1}
+# Each account's onboarding endpoint (nothing serves them here: the URLs are only made and checked).
+TEST_ENDPOINT, LIVE_ENDPOINT = "https://onboard-test.platform.example.com", "https://onboard.platform.example.com"
+TEST_KEY, LIVE_KEY = "native-accounts-test-signing-key-0123456789", "native-accounts-live-signing-key-0123456789"
 
 
 def calls_per_account(sandbox) -> dict[str, Counter[str]]:
@@ -31,8 +38,11 @@ def test_two_explicit_providers_manage_two_accounts_side_by_side(workspace, sand
                 "testStripeSecretKey": "sk_test_NativeAccounts0000", "liveStripeSecretKey": "sk_" "live_NativeAccounts0000",
                 "testStripePublishableKey": "pk_test_NativeAccounts0000",
                 "liveStripePublishableKey": "pk_live_NativeAccounts0000",
-                "testOrganizationId": test_org, "liveOrganizationId": live_org},
-        secrets={"testAccessToken", "liveAccessToken", "testStripeSecretKey", "liveStripeSecretKey"},
+                "testOrganizationId": test_org, "liveOrganizationId": live_org,
+                "testOnboardingUrl": TEST_ENDPOINT, "liveOnboardingUrl": LIVE_ENDPOINT,
+                "testOnboardingSigningKey": TEST_KEY, "liveOnboardingSigningKey": LIVE_KEY},
+        secrets={"testAccessToken", "liveAccessToken", "testStripeSecretKey", "liveStripeSecretKey",
+                 "testOnboardingSigningKey", "liveOnboardingSigningKey"},
     )
 
     sandbox.clear_requests()
@@ -45,19 +55,25 @@ def test_two_explicit_providers_manage_two_accounts_side_by_side(workspace, sand
     assert sandbox.store.connect_config(test.id)["public_key"] == "pk_test_NativeAccounts0000"
     assert sandbox.store.connect_config(live.id)["public_key"] == "pk_live_NativeAccounts0000"
     assert sandbox.store.org_account(test_org)["active"] is True and sandbox.store.org_account(live_org)["active"]
+    assert sandbox.store.connect_config(test.id)["refresh_url"] == f"{TEST_ENDPOINT}/refresh"
+    assert sandbox.store.connect_config(live.id)["return_url"] == f"{LIVE_ENDPOINT}/return"
     outputs = project.outputs()
-    assert outputs["testOnboardingUrl"] != outputs["liveOnboardingUrl"]
+    expected = {"testEntryUrl": entry_url(TEST_ENDPOINT, test_org, TEST_KEY),
+                "liveEntryUrl": entry_url(LIVE_ENDPOINT, live_org, LIVE_KEY)}
+    if {name: outputs[name] for name in expected} != expected:  # not an assert: pytest would print the URLs
+        pytest.fail("the entry URLs are not each account's, signed with its own key", pytrace=False)
 
     # Rotating one account's token (the old one revoked) touches nothing of either account's
     # resources: only the `live` provider is updated, and the next calls carry the new token.
     project.set_config({"liveAccessToken": sandbox.create_token(live.id)}, secrets={"liveAccessToken"})
     sandbox.store.revoke_token(live.token)
-    sandbox.store.set_charges_enabled(test_org, True)
-    sandbox.store.set_charges_enabled(live_org, True)
     sandbox.clear_requests()
-    rotated = project.up()  # the links see onboarding complete: no new link
+    rotated = project.up()  # nothing to read or make: the entry URLs need no call
     assert "pulumi:providers:spaceinvoices live updated" in rotated.stdout and " test updated" not in rotated.stdout
-    assert calls_per_account(sandbox) == {test.id: Counter({"get_account": 1}), live.id: Counter({"get_account": 1})}
+    assert calls_per_account(sandbox) == {}
+    after = project.outputs()
+    if {name: after[name] for name in expected} != expected:
+        pytest.fail("the entry URLs changed with the token", pytrace=False)
     sandbox.clear_requests()
     project.preview("--expect-no-changes")
     assert calls_per_account(sandbox) == {}
