@@ -101,10 +101,19 @@ def get_onboarding_link_output(*_args: Any, **_kwargs: Any) -> Any:
     raise RuntimeError("the engine floor runs with onboardingLinks: false")
 
 
+def get_onboarding_entry_url_output(organization_id: Any, **_kwargs: Any) -> Any:
+    """The shipped program's entry URL: one secret Output per organization, as the real function makes
+    (it makes no call either; the signature here is a fixed stand-in)."""
+    url = pulumi.Output.secret(pulumi.Output.from_input(organization_id).apply(
+        lambda org: f"https://onboard.platform.example.com/o/{org}?sig=floor"))
+    return types.SimpleNamespace(organization_id=organization_id, url=url, valid_until=None)
+
+
 def install() -> None:
     """Stand in for `pulumi_spaceinvoices` in this process (the floor program's process only)."""
     stand_in = types.ModuleType("pulumi_spaceinvoices")
     stand_in.OrganizationConnectAccount = OrganizationConnectAccount  # type: ignore[attr-defined]
     stand_in.StripeConnectConfig = StripeConnectConfig  # type: ignore[attr-defined]
     stand_in.get_onboarding_link_output = get_onboarding_link_output  # type: ignore[attr-defined]
+    stand_in.get_onboarding_entry_url_output = get_onboarding_entry_url_output  # type: ignore[attr-defined]
     sys.modules["pulumi_spaceinvoices"] = stand_in

@@ -339,8 +339,12 @@ class Stack:
         self._pulumi("stack", "init", STACK)
         self._pulumi("config", "set", "--secret", "spaceinvoices:accessToken", input=token)
         self._pulumi("config", "set", "--secret", "stripeSecretKey", input=CONNECT_BODY["privateKey"])
+        # multi-org exports each organization's entry URL (signed, no API call): it needs the two settings.
+        self._pulumi("config", "set", "--secret", "spaceinvoices:onboardingSigningKey",
+                     input="benchmark-onboarding-signing-key-0123456789abcdef")
         self._pulumi("config", "set-all",
                      "--plaintext", f"spaceinvoices:apiUrl={url}",
+                     "--plaintext", "spaceinvoices:onboardingUrl=https://onboard.platform.example.com",
                      "--plaintext", f"stripePublishableKey={CONNECT_BODY['publicKey']}",
                      "--plaintext", "onboardingLinks=false",
                      "--plaintext", "organizationsFile=fleet.yaml")

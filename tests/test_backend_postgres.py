@@ -40,7 +40,9 @@ def on_postgres(tmp_path, postgres_backend, sandbox):
         project = workspace.project(MULTI_ORG, stack=stack, config={
             "spaceinvoices:apiUrl": sandbox.url, "spaceinvoices:accessToken": account.token,
             "stripeSecretKey": SECRET_KEY, "stripePublishableKey": "pk_test_PostgresBackend0000",
-            "organizations": orgs, "onboardingLinks": False}, secrets={"spaceinvoices:accessToken", "stripeSecretKey"})
+            "organizations": orgs, "spaceinvoices:onboardingUrl": "https://onboard.platform.example.com",
+            "spaceinvoices:onboardingSigningKey": "postgres-backend-onboarding-signing-key-0123"},
+            secrets={"spaceinvoices:accessToken", "stripeSecretKey", "spaceinvoices:onboardingSigningKey"})
         return project, list(orgs.values())
 
     return make

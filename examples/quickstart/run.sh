@@ -104,7 +104,7 @@ import pulumi_spaceinvoices
 sys.exit(pathlib.Path(sys.argv[1]).resolve() not in pathlib.Path(pulumi_spaceinvoices.__file__).resolve().parents)
 PY
 then
-  say "pulumi-spaceinvoices, its sandbox and onboarding endpoint are already installed in .venv"
+  say "pulumi-spaceinvoices and its sandbox are already installed in .venv"   # the sandbox's extra serves the endpoint too
 else
   say "Installing pulumi-spaceinvoices with the sandbox and the onboarding endpoint into .venv (pip install -e '.[sandbox,onboarding]')"
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$ROOT[sandbox,onboarding]"
