@@ -14,7 +14,7 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pulumi
 from pulumi.dynamic import CheckFailure, ConfigureRequest, ResourceProvider
@@ -164,7 +164,7 @@ def same_value(old: Any, new: Any) -> bool:
     """Equality that ignores the engine's int-to-float conversion."""
     if isinstance(old, bool) or isinstance(new, bool):
         return old is new
-    return old == new
+    return bool(old == new)
 
 
 def coerce_numbers(value: Any) -> Any:
@@ -201,8 +201,10 @@ def describe_failure(action: str, what: str, error: SpaceInvoicesError, *,
     error.args = (text,)
     return error
 
+T = TypeVar("T")
 
-def run_step(action: str, what: str, step: Callable[[], Any], *, saved_settings: bool = False) -> Any:
+
+def run_step(action: str, what: str, step: Callable[[], T], *, saved_settings: bool = False) -> T:
     try:
         return step()
     except (APIError, APIConnectionError) as error:

@@ -111,7 +111,7 @@ def retry_delay(attempt: int, retry_after: float | None, *, base: float = 0.25, 
     exponential backoff with jitter (between half and all of ``base * 2**(attempt-1)``)."""
     if retry_after is not None:
         return min(max(retry_after, 0.0), MAX_RETRY_AFTER)
-    return min(cap, base * 2 ** (attempt - 1)) * (0.5 + rand() / 2)
+    return min(cap, base * 2.0 ** (attempt - 1)) * (0.5 + rand() / 2)
 
 
 class _Pacer:

@@ -245,7 +245,8 @@ def inputs_model() -> type[BaseModel]:
                 what, where, meant_for = found
                 raise ValueError(f"holds what looks like {what} in {where}: custom is stored in plain text in the "
                                  f"state, so it may not hold secrets (pass it as {meant_for}, which is kept secret)")
-            return shared.coerce_numbers(value)
+            coerced: dict[str, Any] = shared.coerce_numbers(value)  # a JSON object: still a dict
+            return coerced
 
     return StripeConnectConfigInputs
 

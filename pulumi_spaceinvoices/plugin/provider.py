@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Callable, Collection, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
+from pulumi.dynamic import CheckFailure as DynamicCheckFailure
 from pulumi.dynamic import CheckResult, ConfigureRequest, CreateResult, DiffResult, ReadResult, UpdateResult
 from pulumi.dynamic.config import Config
 from pulumi.provider.experimental.property_value import Computed, PropertyValue
@@ -218,7 +219,7 @@ class OnboardingLinkResource:
         inputs, failures = shared.check_inputs(
             account_core.inputs_model(), {"organization_id": news.get("organization_id")}, defaults={},
             required=frozenset({"organization_id"}), output_keys=frozenset())
-        failures += [shared.CheckFailure(key, "is not a property of this resource")
+        failures += [DynamicCheckFailure(key, "is not a property of this resource")
                      for key in news if key != "organization_id" and key not in self.kind.output_keys]
         inputs = {"organization_id": inputs.get("organization_id")}
         return CheckResponse(from_core(inputs, self.kind, secret, drop_none=True),
@@ -280,7 +281,7 @@ class SpaceInvoicesPlugin(Provider):
 
     def __init__(self) -> None:
         self._config: dict[str, Any] = {}
-        self._resources: dict[str, Any] = {
+        self._resources: dict[str, CoreResource | OnboardingLinkResource] = {
             schema.stripe_connect_config().token: CoreResource(
                 schema.stripe_connect_config(), connect_core.StripeConnectConfigProvider(), connect_core.OUTPUT_ONLY_KEYS),
             schema.organization_connect_account().token: CoreResource(
@@ -293,7 +294,7 @@ class SpaceInvoicesPlugin(Provider):
         """This instance's token (None: the environment's, or the error that names both ways) and URL."""
         return resolve_token(None, self._config), resolve_api_url(None, self._config)
 
-    def _resource(self, type_token: str) -> Any:
+    def _resource(self, type_token: str) -> CoreResource | OnboardingLinkResource:
         try:
             return self._resources[type_token]
         except KeyError:
@@ -359,8 +360,9 @@ class SpaceInvoicesPlugin(Provider):
         args, _ = to_core(request.args)
         if request.tok == schema.get_onboarding_entry_url().token:  # no API call: signing only
             kind = schema.get_onboarding_entry_url()
+            # The engine's arguments are unchecked: the function checks them, naming the argument.
             result: Any = entry_core.get_onboarding_entry_url(
-                args.get("organization_id"), base_url=args.get("base_url") or self._config.get(CONFIG_ONBOARDING_URL),
+                cast(str, args.get("organization_id")), base_url=args.get("base_url") or self._config.get(CONFIG_ONBOARDING_URL),
                 signing_key=args.get("signing_key") or self._config.get(CONFIG_SIGNING_KEY),
                 valid_until=args.get("valid_until"))
             return InvokeResponse(from_core(dataclasses.asdict(result), kind))
@@ -368,7 +370,8 @@ class SpaceInvoicesPlugin(Provider):
         if request.tok != kind.token:
             raise ValueError(f"unknown function {request.tok}")
         _, api_url = self.settings()
-        result = await off_loop(lambda: payment_core.get_payment_intent(args.get("shareable_id"), api_url=api_url))
+        result = await off_loop(lambda: payment_core.get_payment_intent(cast(str, args.get("shareable_id")),
+                                                                         api_url=api_url))
         return InvokeResponse(from_core(dataclasses.asdict(result), kind))
 
 

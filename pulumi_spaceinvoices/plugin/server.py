@@ -91,7 +91,7 @@ def main() -> None:
     import asyncio
 
     import pulumi
-    from pulumi.provider.experimental.server import _GRPC_CHANNEL_OPTIONS
+    from pulumi.runtime._grpc_settings import _GRPC_CHANNEL_OPTIONS  # the SDK's servers' options (private)
     from pulumi.runtime.proto import provider_pb2_grpc
 
     from .provider import SpaceInvoicesPlugin

@@ -29,16 +29,16 @@ from fastapi.responses import JSONResponse
 
 from .api import control_of, read_body, store_of
 from .control import Settings
-from .wire import ApiError, not_found, validate
+from .wire import ApiError, Schema, not_found, validate
 
 router = APIRouter(prefix="/_sandbox")
 
-_FAULT_SCHEMA = {
+_FAULT_SCHEMA: Schema = {
     "kind": {"type": "string"}, "operation": {"type": "string"}, "method": {"type": "string"},
     "path": {"type": "string"}, "count": {"type": "number", "minimum": 1}, "status": {"type": "number"},
     "retryAfter": {"type": "number", "minimum": 0}, "seconds": {"type": "number", "minimum": 0},
 }
-_SETTINGS_SCHEMA = {
+_SETTINGS_SCHEMA: Schema = {
     "secrets": {"type": "string"}, "linkMethods": {"type": "array"}, "linkDisallowed": {"type": "string"},
     "rateLimit": {"type": "number", "minimum": 0}, "linkExpirySeconds": {"type": "number", "minimum": 0},
 }
@@ -90,7 +90,7 @@ async def create_organization(request: Request, account_id: str) -> dict[str, An
 
 @router.post("/organizations/{org_id}/invoices", status_code=201)
 async def create_invoice(request: Request, org_id: str) -> dict[str, Any]:
-    schema = {"amount": {"type": "number", "minimum": 0}, "currency": {"type": "string"}, "number": {"type": "string"}}
+    schema: Schema = {"amount": {"type": "number", "minimum": 0}, "currency": {"type": "string"}, "number": {"type": "string"}}
     body = validate(await read_body(request), schema, required=("amount",))
     store = store_of(request)
     if store.organization(org_id) is None:

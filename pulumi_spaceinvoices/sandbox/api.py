@@ -37,15 +37,19 @@ AUTH_STATE = "sandbox_auth"
 
 
 def store_of(request: Request) -> Store:
-    return request.app.state.store
+    store: Store = request.app.state.store  # set by app.create_app
+    return store
 
 
 def control_of(request: Request) -> Control:
-    return request.app.state.control
+    control: Control = request.app.state.control  # set by app.create_app
+    return control
 
 
 def require_account(request: Request) -> str:
     """The caller's account id; ApiError 401 without a known token."""
+    token_given: bool
+    account_id: str | None
     token_given, account_id = request.scope.get("state", {}).get(AUTH_STATE, (False, None))
     if account_id is None:
         raise unauthorized() if not token_given else unauthorized("Invalid access token", "INVALID_TOKEN")

@@ -57,13 +57,13 @@ def _compile(routes: Iterable[BaseRoute]) -> list[_Route]:
     by_template: dict[str, dict[str, str]] = {}
     for route in routes:
         if isinstance(route, APIRoute):
-            by_template.setdefault(route.path, {}).update(dict.fromkeys(route.methods, route.name))
-    routes = []
+            by_template.setdefault(route.path, {}).update(dict.fromkeys(route.methods or (), route.name))
+    compiled = []
     for template, operations in by_template.items():
         parts = re.split(r"\{(\w+)\}", template)  # literal, name, literal, name, ...
         regex = "".join(re.escape(part) if i % 2 == 0 else f"(?P<{part}>[^/]+)" for i, part in enumerate(parts))
-        routes.append(_Route(template, re.compile(f"^{regex}$", re.IGNORECASE), operations))
-    return routes
+        compiled.append(_Route(template, re.compile(f"^{regex}$", re.IGNORECASE), operations))
+    return compiled
 
 
 class SandboxMiddleware:
@@ -201,6 +201,7 @@ class SandboxMiddleware:
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
+    value: bytes
     for key, value in scope["headers"]:
         if key == name:
             return value.decode("latin-1")

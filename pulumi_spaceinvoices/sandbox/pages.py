@@ -105,21 +105,22 @@ def _paid(invoice: dict[str, Any]) -> HTMLResponse:
     return _page("Invoice paid", _invoice_summary(invoice) + '<p id="payment-status" class="status">Paid</p>')
 
 
-def _payable(store: Any, shareable_id: str) -> tuple[dict[str, Any] | None, Response | None, object]:
-    """(invoice, page to show instead, why payment is refused) for a pay-page request."""
+def _payable(store: Any, shareable_id: str) -> Response | tuple[dict[str, Any], object]:
+    """For a pay-page request: the page to show instead, else (invoice, why payment is refused)."""
     invoice = store.invoice(shareable_id)
     if invoice is None:
-        return None, _not_found("This invoice"), None
+        return _not_found("This invoice")
     if invoice["paid"]:
-        return invoice, _paid(invoice), None
-    return invoice, None, payment_refusal(store, invoice)
+        return _paid(invoice)
+    return invoice, payment_refusal(store, invoice)
 
 
 @router.get("/sandbox/pay/{shareable_id}", name="page_pay")
 async def pay_page(request: Request, shareable_id: str) -> Response:
-    invoice, shown, refusal = _payable(store_of(request), shareable_id)
-    if shown is not None:
-        return shown
+    payable = _payable(store_of(request), shareable_id)
+    if isinstance(payable, Response):
+        return payable
+    invoice, refusal = payable
     action = (
         f'<p id="payment-unavailable">Online payment is not available: {escape(str(refusal))}</p>'
         if refusal
@@ -131,9 +132,10 @@ async def pay_page(request: Request, shareable_id: str) -> Response:
 @router.post("/sandbox/pay/{shareable_id}", name="page_pay")
 async def pay(request: Request, shareable_id: str) -> Response:
     store = store_of(request)
-    invoice, shown, refusal = _payable(store, shareable_id)
-    if shown is not None:
-        return shown
+    payable = _payable(store, shareable_id)
+    if isinstance(payable, Response):
+        return payable
+    invoice, refusal = payable
     if refusal is not None:
         body = _invoice_summary(invoice) + f'<p id="payment-unavailable">Payment refused: {escape(str(refusal))}</p>'
         return _page(f"Invoice {invoice['number']}", body, 422)

@@ -335,7 +335,8 @@ class Store:
         with self._lock:
             stored = self.meta("demo")
             if stored is not None:
-                return json.loads(stored)
+                demo: dict[str, Any] = json.loads(stored)  # what this method stored, below
+                return demo
             account = self.create_account("demo@example.com")
             org_id = self.create_organization(account["id"], "Demo Organization")
             invoice = self.create_invoice(org_id, amount=100.0, currency="EUR")

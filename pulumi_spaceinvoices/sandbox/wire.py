@@ -159,13 +159,13 @@ def _check_value(path: str, value: Any, rule: dict[str, Any]) -> list[dict[str, 
     kind = rule["type"]
     if not isinstance(value, _TYPES[kind]) or (kind == "number" and isinstance(value, bool)):
         return [_detail(path, "type", f"must be {kind}", type=kind)]
-    if kind == "number" and not math.isfinite(value):
+    if isinstance(value, (int, float)) and not math.isfinite(value):
         return [_detail(path, "type", "must be number", type=kind)]
     if "minimum" in rule and value < rule["minimum"]:
         return [_detail(path, "minimum", f"must be >= {rule['minimum']}", comparison=">=", limit=rule["minimum"])]
     if "maximum" in rule and value > rule["maximum"]:
         return [_detail(path, "maximum", f"must be <= {rule['maximum']}", comparison="<=", limit=rule["maximum"])]
-    if rule.get("format") == "uri" and not is_uri(value):
+    if rule.get("format") == "uri" and isinstance(value, str) and not is_uri(value):
         return [_detail(path, "format", 'must match format "uri"', format="uri")]
     return []
 

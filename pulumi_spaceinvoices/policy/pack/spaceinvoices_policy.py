@@ -387,13 +387,15 @@ def _install_servicer() -> None:
     (settings_of, failing that rule instead) and every rule sees every resource (slower, same result)."""
     import grpc
     from google.protobuf import json_format
+    from pulumi.runtime import proto
     from pulumi_policy import policy as sdk
 
     base = getattr(sdk, "_PolicyAnalyzerServicer", None)
     if base is None or not hasattr(base, "Configure"):
         return
 
-    empty, remediated = sdk.proto.AnalyzeResponse, sdk.proto.RemediateResponse
+    empty, remediated = proto.AnalyzeResponse, proto.RemediateResponse  # what the SDK's servicer answers
+    analyze = base.Analyze
     configured: list[bool] = []
 
     class CheckedServicer(base):  # type: ignore[misc, valid-type]
@@ -437,7 +439,7 @@ def _install_servicer() -> None:
             found = kind_of(request.type, request.urn)
             if found is None:
                 return empty()  # not a Space Invoices resource: no rule of this pack applies
-            return base.Analyze(self._view(found[0]), request, context)
+            return analyze(self._view(found[0]), request, context)
 
         def Configure(self, request: Any, context: Any) -> Any:  # noqa: N802
             config = {name: json_format.MessageToDict(value.properties) for name, value in request.policyConfig.items()}
@@ -454,7 +456,8 @@ def _install_servicer() -> None:
             self._si_views = None
             return result
 
-    sdk._PolicyAnalyzerServicer = CheckedServicer
+    # The SDK's private class, replaced with its subclass (fetched with getattr above, for the same reason).
+    setattr(sdk, "_PolicyAnalyzerServicer", CheckedServicer)  # noqa: B010 (mypy: a class cannot be assigned to)
 
 
 def serve() -> None:
