@@ -4,8 +4,9 @@ machine the way a fresh ubuntu-latest runner runs them, for the steps this proje
 - Each job gets a fresh runner folder: its own HOME, PULUMI_HOME, RUNNER_TEMP and workspace
   (GITHUB_WORKSPACE), and a PATH of the machine's tools without any `pulumi` or virtualenv on it.
 - `actions/checkout`: a fresh copy of the repository folder given to the runner (see `Runner`); when
-  that folder is a bare git repository (a remote), a clone of it at the pushed tag instead, depth 1
-  as in Actions (`fetch-depth: 0`: all of it), detached, its `origin` that remote.
+  that folder is a bare git repository (a remote), a clone of it at the pushed tag or branch (a pull
+  request's: its branch) instead, depth 1 as in Actions (`fetch-depth: 0`: all of it), its `origin`
+  that remote.
 - `actions/setup-python`: a fresh `python3 -m venv` (its own python3 and pip), its bin first on PATH
   for the later steps. `python-version` is not honoured: the machine's Python is used.
 - `actions/setup-node`, `actions/setup-go`: the machine's node and npm, or go, must be on PATH (the
@@ -330,8 +331,6 @@ class Runner:
                 raise WorkflowError("actions/checkout: fetch-depth needs a git repository given to the runner")
             copy_tree(self.repository, workspace)
             return subprocess.CompletedProcess([], 0, f"checked out a fresh copy of {self.repository.name}\n")
-        if self.github["ref_type"] != "tag":
-            raise WorkflowError("actions/checkout of a git repository: only a pushed tag is supported")
         depth = [] if inputs.get("fetch-depth", "1") == "0" else ["--depth", inputs.get("fetch-depth", "1")]
         clone = self._process(["git", "clone", "--quiet", *depth, "--branch", self.github["ref_name"],
                                f"file://{self.repository}", str(workspace)], workspace.parent, env)

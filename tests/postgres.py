@@ -1,7 +1,9 @@
 """A PostgreSQL server for tests: Pulumi's self-managed (DIY) backend `postgres://…` on a real database.
 
-`PostgresServer.start()` runs Debian's PostgreSQL 15 (`/usr/lib/postgresql/15/bin`) as the
-`postgres` user (initdb and pg_ctl refuse root) in a temporary folder of its own, listening on a
+`PostgresServer.start()` runs the PostgreSQL installed in `/usr/lib/postgresql/<major>/bin` (Debian's
+and Ubuntu's layout; the newest of 14 to 17 found, or `SPACEINVOICES_TEST_PG_BIN`, which `.ci/run`
+sets to the one it found or installed) as the `postgres` user when run as root (initdb and pg_ctl
+refuse root; as anyone else, as that user) in a temporary folder of its own, listening on a
 free loopback port only, with password authentication; `backend_url(database)` makes a database
 and returns the URL Pulumi takes (`PULUMI_BACKEND_URL`). One server serves a whole test session;
 `stop()` shuts it down and removes its folder. Under `CI=true` a missing PostgreSQL fails the test
@@ -20,7 +22,19 @@ from pathlib import Path
 
 import pytest
 
-BIN = Path(os.environ.get("SPACEINVOICES_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
+MAJOR_VERSIONS = (17, 16, 15, 14)
+
+
+def find_bin() -> Path:
+    """The folder of initdb, pg_ctl and psql: SPACEINVOICES_TEST_PG_BIN, else the newest supported
+    major version installed (the one named first in messages when there is none)."""
+    if os.environ.get("SPACEINVOICES_TEST_PG_BIN"):
+        return Path(os.environ["SPACEINVOICES_TEST_PG_BIN"])
+    candidates = [Path(f"/usr/lib/postgresql/{major}/bin") for major in MAJOR_VERSIONS]
+    return next((folder for folder in candidates if (folder / "initdb").exists()), candidates[0])
+
+
+BIN = find_bin()
 USER = "postgres"
 
 
@@ -48,7 +62,7 @@ class PostgresServer:
     @classmethod
     def start(cls) -> PostgresServer:
         if not (BIN / "initdb").exists():
-            message = f"PostgreSQL is not installed ({BIN}/initdb): apt-get install postgresql"
+            message = f"PostgreSQL 14 to 17 is not installed ({BIN}/initdb): apt-get install postgresql"
             if os.environ.get("CI", "").lower() == "true":
                 pytest.fail(message, pytrace=False)
             pytest.skip(message)
