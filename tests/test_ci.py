@@ -142,7 +142,7 @@ def test_ci_run_s_setup_and_the_postgres_tests_pass_as_a_non_root_user_with_sudo
         pg_line = next(line for line in log.splitlines() if line.startswith("PostgreSQL: "))
         pg_bin = pg_line.removeprefix("PostgreSQL: ")
         assert Path(pg_bin, "initdb").exists()
-        assert (repo / ".venv" / "bin" / "python").stat().st_uid != 0, "the user's own .venv"
+        assert (repo / ".venv" / "pyvenv.cfg").stat().st_uid != 0, "the user's own .venv"
 
         # The PostgreSQL backend's tests, as that user (initdb and pg_ctl run as the user itself).
         tests = as_user(".venv/bin/python", "-m", "pytest", "tests/test_backend_postgres.py",
