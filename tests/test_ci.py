@@ -5,8 +5,8 @@ The workflow's job runs as a runner runs it (tests/actions_runner.py), on a clon
 to a local bare remote, with `SPACEINVOICES_CI_UNTIL=checks`: `.ci/run` installs what is missing,
 runs ruff, mypy and the generated files' check, and stops before the whole suite (which this very
 session is part of). Then `.ci/run`'s setup runs as a non-root user with passwordless sudo, what
-GitHub's runners are (a user made for the test, on a copy of the repository), and the PostgreSQL
-backend's tests run as that user on the PostgreSQL it found.
+GitHub's runners are (a user made for the test, on a copy of the repository), with its package
+install through sudo, and the PostgreSQL backend's tests run as that user on the PostgreSQL it found.
 """
 
 from __future__ import annotations
@@ -143,6 +143,11 @@ def test_ci_run_s_setup_and_the_postgres_tests_pass_as_a_non_root_user_with_sudo
         pg_bin = pg_line.removeprefix("PostgreSQL: ")
         assert Path(pg_bin, "initdb").exists()
         assert (repo / ".venv" / "pyvenv.cfg").stat().st_uid != 0, "the user's own .venv"
+
+        # What .ci/run does for a missing package (everything is installed on this machine): apt-get
+        # through sudo, here for a package that is there (apt-get update, then a no-op install).
+        apt = as_user("bash", "-c", "set -euo pipefail; source .ci/packages.sh; apt_install sudo; echo installed")
+        assert apt.returncode == 0 and apt.stdout.strip() == "installed", apt.stdout + apt.stderr
 
         # The PostgreSQL backend's tests, as that user (initdb and pg_ctl run as the user itself).
         tests = as_user(".venv/bin/python", "-m", "pytest", "tests/test_backend_postgres.py",
