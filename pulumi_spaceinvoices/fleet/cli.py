@@ -391,7 +391,8 @@ def _write_private(path: Path, text: str) -> None:
     """Write a file only its owner can read (the URLs open each organization's onboarding)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        os.fchmod(fd, 0o600)  # an existing file keeps its mode through O_CREAT
+        if hasattr(os, "fchmod"):  # POSIX: an existing file keeps its mode through O_CREAT
+            os.fchmod(fd, 0o600)
         os.write(fd, text.encode("utf-8"))
     finally:
         os.close(fd)
