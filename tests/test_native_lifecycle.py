@@ -25,6 +25,7 @@ SECRET_KEY = "sk_test_NativeLifecycle0000"
 CONNECT = "spaceinvoices:index:StripeConnectConfig"
 ACCOUNT = "spaceinvoices:index:OrganizationConnectAccount"
 LINK = "spaceinvoices:index:OnboardingLink"
+ENTRY = "spaceinvoices:index:getOnboardingEntryUrl"
 
 
 def calls(sandbox) -> Counter[str]:
@@ -407,7 +408,7 @@ def test_pulumi_package_get_schema_prints_a_schema_with_every_description_and_se
 
     assert schema["version"] == __version__, "the schema and GetPluginInfo report the package's version"
     assert set(schema["resources"]) == {CONNECT, ACCOUNT, LINK}
-    assert set(schema["functions"]) == {"spaceinvoices:index:getPaymentIntent"}
+    assert set(schema["functions"]) == {"spaceinvoices:index:getPaymentIntent", ENTRY}
 
     undocumented = []
     for token, spec in {**schema["resources"], **schema["functions"]}.items():
@@ -431,8 +432,11 @@ def test_pulumi_package_get_schema_prints_a_schema_with_every_description_and_se
     assert secrets(schema["resources"][LINK]["properties"]) == {"url"}
     assert secrets(schema["functions"]["spaceinvoices:index:getPaymentIntent"]["outputs"]["properties"]) == {
         "clientSecret"}
-    assert secrets(schema["config"]["variables"]) == {"accessToken"}
-    assert set(schema["provider"]["inputProperties"]) == {"accessToken", "apiUrl"}
+    assert secrets(schema["functions"][ENTRY]["inputs"]["properties"]) == {"signingKey"}
+    assert secrets(schema["functions"][ENTRY]["outputs"]["properties"]) == {"url"}
+    assert secrets(schema["config"]["variables"]) == {"accessToken", "onboardingSigningKey"}
+    assert set(schema["provider"]["inputProperties"]) == {"accessToken", "apiUrl", "onboardingUrl",
+                                                          "onboardingSigningKey"}
     assert "organizationId" in schema["resources"][ACCOUNT]["requiredInputs"]
 
 
