@@ -5,18 +5,21 @@
 - `engine(...)`: an `Engine` pointed at the sandbox with an account's token (a secret config value).
 - `provider_string(provider)`: the serialized `__provider`, as a program registers it.
 - `serve_http(handler)`: a real HTTP server on loopback with a `BaseHTTPRequestHandler`; yields its URL.
-- `OnboardingProcess`: `spaceinvoices-onboarding serve` in a process of its own, its output kept.
+- `OnboardingProcess`: `spaceinvoices-onboarding serve` in a process of its own, its output kept;
+  `csrf_of(page)` its form's token; `api_calls(sandbox)` the API operations the sandbox served.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -101,6 +104,30 @@ def serve_http(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
 
 
 SIGNING_KEY = "onboarding-signing-key-for-tests-0123456789abcdef"
+
+
+def api_calls(sandbox: Any) -> Counter[str]:
+    """The API operations the sandbox served since its log was last cleared (a browser's pages left out)."""
+    return Counter(r.operation for r in sandbox.requests() if not r.operation.startswith("page_"))
+
+
+def connect_to_endpoint(endpoint_url: str, *org_ids: str) -> None:
+    """Through the providers (the `configured` fixture's account): Connect enabled with Stripe's round
+    trip leading to the onboarding endpoint, and each organization's account."""
+    from pulumi_spaceinvoices.organization_connect_account import OrganizationConnectAccountProvider
+    from pulumi_spaceinvoices.stripe_connect_config import StripeConnectConfigProvider
+
+    StripeConnectConfigProvider().create(
+        connect_inputs(refresh_url=f"{endpoint_url}/refresh", return_url=f"{endpoint_url}/return"))
+    for org_id in org_ids:
+        OrganizationConnectAccountProvider().create({"organization_id": org_id, "active": True})
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token of an onboarding page's button form."""
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found, "the page has no button form"
+    return found.group(1)
 
 
 def free_port() -> int:

@@ -12,7 +12,6 @@ here: it launches /usr/bin/chromium, which `.ci/run` installs.
 from __future__ import annotations
 
 import time
-from collections import Counter
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -25,7 +24,15 @@ from pulumi_spaceinvoices import ValidationError, get_onboarding_link, get_payme
 from pulumi_spaceinvoices.onboarding_entry import entry_url
 from pulumi_spaceinvoices.organization_connect_account import OrganizationConnectAccountProvider
 from pulumi_spaceinvoices.stripe_connect_config import StripeConnectConfigProvider
-from tests.support import PUBLIC_KEY, SIGNING_KEY, OnboardingProcess, connect_inputs, serve_http
+from tests.support import (
+    PUBLIC_KEY,
+    SIGNING_KEY,
+    OnboardingProcess,
+    api_calls,
+    connect_inputs,
+    connect_to_endpoint,
+    serve_http,
+)
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
@@ -171,16 +178,14 @@ def onboarding(sandbox, account, configured, org_id) -> Iterator[Any]:
     """The onboarding endpoint on `localhost` (another site than the sandbox's 127.0.0.1, as Stripe is),
     Connect's refresh and return URLs pointing at it, and the organization's account."""
     endpoint = OnboardingProcess(sandbox, account.token, host="localhost", args=("--no-check", "--link-interval", "1"))
-    StripeConnectConfigProvider().create(
-        connect_inputs(return_url=f"{endpoint.url}/return", refresh_url=f"{endpoint.url}/refresh"))
-    OrganizationConnectAccountProvider().create({"organization_id": org_id, "active": True})
+    connect_to_endpoint(endpoint.url, org_id)
     with endpoint:
         sandbox.clear_requests()
         yield endpoint
 
 
-def api_calls(sandbox: Any) -> dict[str, int]:
-    counted = Counter(r.operation for r in sandbox.requests() if not r.operation.startswith("page_"))
+def calls_since_last(sandbox: Any) -> dict[str, int]:
+    counted = api_calls(sandbox)
     sandbox.clear_requests()
     return dict(counted)
 
@@ -189,19 +194,19 @@ def test_onboarding_from_the_entry_url_to_complete_in_a_browser(page, sandbox, o
     page.goto(entry_url(onboarding.url, org_id, SIGNING_KEY))
     assert page.inner_text("#title") == "Set up payments" and page.inner_text("#organization") == org_id
     screenshot(page, "entry-page")
-    assert api_calls(sandbox) == {}, "opening the entry URL mints nothing"
+    assert calls_since_last(sandbox) == {}, "opening the entry URL mints nothing"
 
     page.click("#continue")
     page.wait_for_url(f"{sandbox.url}/sandbox/onboarding/*")
     assert page.title() == "Stripe Connect onboarding (sandbox)"
-    assert api_calls(sandbox) == {"get_account": 1, "create_link": 1}
+    assert calls_since_last(sandbox) == {"get_account": 1, "create_link": 1}
 
     page.click("#complete-onboarding")
     page.wait_for_url(f"{onboarding.url}/return")
     assert page.inner_text("#title") == "Onboarding complete"
     assert page.get_attribute("#onboarding-status", "data-status") == "complete"
     screenshot(page, "return-page-complete")
-    assert api_calls(sandbox) == {"get_account": 1}, "return reads the account: arriving there proves nothing"
+    assert calls_since_last(sandbox) == {"get_account": 1}, "return reads the account: arriving there proves nothing"
     assert sandbox.store.org_account(org_id)["charges_enabled"] is True  # and the API agrees
 
     log = onboarding.stop()
@@ -215,13 +220,13 @@ def test_a_used_link_lands_on_refresh_which_leads_to_a_fresh_link_in_a_browser(p
     first_link = page.url
     requests.post(first_link, allow_redirects=False, timeout=10)  # a mail scanner used it meanwhile
     sandbox.store.set_charges_enabled(org_id, False)
-    api_calls(sandbox)
+    calls_since_last(sandbox)
 
     time.sleep(1.1)  # the endpoint's interval between two links of one organization (1 s here)
     page.click("#complete-onboarding")  # Stripe: a used link goes to refresh_url; the endpoint mints anew
     page.wait_for_url(f"{sandbox.url}/sandbox/onboarding/*")
     assert page.url != first_link
-    assert api_calls(sandbox) == {"get_account": 1, "create_link": 1}
+    assert calls_since_last(sandbox) == {"get_account": 1, "create_link": 1}
     screenshot(page, "refresh-fresh-link")
 
     page.click("#complete-onboarding")
@@ -236,8 +241,8 @@ def test_return_without_finishing_offers_to_continue_in_a_browser(page, sandbox,
     page.goto(f"{onboarding.url}/return")  # the person left Stripe before the end
     assert page.inner_text("#title") == "More details needed"
     screenshot(page, "return-page-more-details")
-    api_calls(sandbox)
+    calls_since_last(sandbox)
     time.sleep(1.1)
     page.click("#continue")
     page.wait_for_url(f"{sandbox.url}/sandbox/onboarding/*")
-    assert api_calls(sandbox) == {"get_account": 1, "create_link": 1}
+    assert calls_since_last(sandbox) == {"get_account": 1, "create_link": 1}

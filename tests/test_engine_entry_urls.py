@@ -7,20 +7,15 @@ The native provider's invoke is walked in tests/test_native_lifecycle.py, in fou
 
 from __future__ import annotations
 
-from collections import Counter
-
 import requests
 
 from pulumi_spaceinvoices.onboarding_entry import entry_url
 from tests.realengine import PROGRAMS
-from tests.support import SIGNING_KEY, OnboardingProcess
+from tests.support import SIGNING_KEY, OnboardingProcess, api_calls
 
 STRIPE_SECRET_KEY = "sk_test_EntryUrls000000000000"
 ROTATED_KEY = "entry-urls-rotated-signing-key-0123456789abcd"
 
-
-def calls(sandbox) -> Counter[str]:
-    return Counter(r.operation for r in sandbox.requests() if not r.operation.startswith("page_"))
 
 
 def test_entry_urls_are_stable_outputs_and_a_key_rotation_revokes_them(workspace, sandbox, account, org_id):
@@ -33,7 +28,7 @@ def test_entry_urls_are_stable_outputs_and_a_key_rotation_revokes_them(workspace
 
     sandbox.clear_requests()
     project.up()
-    assert calls(sandbox) == {"get_connect": 1, "enable_connect": 1, "get_account": 1, "create_account": 1}
+    assert api_calls(sandbox) == {"get_connect": 1, "enable_connect": 1, "get_account": 1, "create_account": 1}
     first = project.outputs()["entry_url"]
     assert first == entry_url(endpoint.url, org_id, SIGNING_KEY)
     assert project.stack.outputs()["entry_url"].secret
@@ -42,16 +37,16 @@ def test_entry_urls_are_stable_outputs_and_a_key_rotation_revokes_them(workspace
 
     sandbox.clear_requests()
     noop = project.up()
-    assert calls(sandbox) == {} and "entry_url" not in noop.stdout.split("Outputs:", 1)[0]
+    assert api_calls(sandbox) == {} and "entry_url" not in noop.stdout.split("Outputs:", 1)[0]
     assert project.outputs()["entry_url"] == first
     project.preview("--expect-no-changes")
-    assert calls(sandbox) == {}
+    assert api_calls(sandbox) == {}
 
     project.set_config({"spaceinvoices:onboardingSigningKey": ROTATED_KEY},
                        secrets={"spaceinvoices:onboardingSigningKey"})
     sandbox.clear_requests()
     project.up()
-    assert calls(sandbox) == {}, "a rotation changes outputs, not resources"
+    assert api_calls(sandbox) == {}, "a rotation changes outputs, not resources"
     second = project.outputs()["entry_url"]
     assert second == entry_url(endpoint.url, org_id, ROTATED_KEY) != first
 
@@ -59,4 +54,4 @@ def test_entry_urls_are_stable_outputs_and_a_key_rotation_revokes_them(workspace
         sandbox.clear_requests()
         assert requests.get(first, timeout=10).status_code == 403
         assert requests.get(second, timeout=10).status_code == 200
-        assert calls(sandbox) == {}
+        assert api_calls(sandbox) == {}

@@ -5,7 +5,6 @@ Flask view over the framework-free core (examples/onboarding/flask_app.py)."""
 from __future__ import annotations
 
 import importlib.util
-import re
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -18,32 +17,26 @@ import requests
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from pulumi_spaceinvoices.onboarding_entry import entry_url
-from pulumi_spaceinvoices.organization_connect_account import OrganizationConnectAccountProvider
-from pulumi_spaceinvoices.stripe_connect_config import StripeConnectConfigProvider
-from tests.support import SIGNING_KEY, OnboardingProcess, connect_inputs, free_port
+from tests.support import (
+    SIGNING_KEY,
+    OnboardingProcess,
+    api_calls,
+    connect_to_endpoint,
+    csrf_of,
+    free_port,
+)
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "onboarding"
 
 
-def calls(sandbox: Any) -> Counter[str]:
-    return Counter(r.operation for r in sandbox.requests() if not r.operation.startswith("page_"))
 
-
-def csrf_of(html: str) -> str:
-    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
-
-
-def connect_to(base_url: str, org_id: str) -> None:
-    StripeConnectConfigProvider().create(
-        connect_inputs(refresh_url=f"{base_url}/refresh", return_url=f"{base_url}/return"))
-    OrganizationConnectAccountProvider().create({"organization_id": org_id, "active": True})
 
 
 def test_mounted_behind_the_platform_login_the_hook_decides_who_may_onboard(sandbox, account, configured, org_id):
     other_org = sandbox.create_organization(account.id, "Not yours")
     platform = OnboardingProcess(sandbox, account.token, app=(str(EXAMPLE), "platform_app:app"),
                                  env={"PLATFORM_SESSION_KEY": "platform-session-key-0123456789abcdef"})
-    connect_to(platform.url, org_id)
+    connect_to_endpoint(platform.url, org_id)
     with platform:
         sandbox.clear_requests()
         mine, theirs = entry_url(platform.url, org_id, SIGNING_KEY), entry_url(platform.url, other_org, SIGNING_KEY)
@@ -56,13 +49,13 @@ def test_mounted_behind_the_platform_login_the_hook_decides_who_may_onboard(sand
         signed_in = browser.get(f"{origin}/login", params={"organizations": org_id, "next": back}, timeout=10)
         assert signed_in.status_code == 200 and signed_in.url == mine  # back on the entry page, signed in
         assert browser.get(theirs, timeout=10).status_code == 403  # a valid URL, but not this user's organization
-        assert calls(sandbox) == Counter()
+        assert api_calls(sandbox) == Counter()
 
         started = browser.post(mine, data={"csrf": csrf_of(signed_in.text)}, headers={"Origin": origin},
                                allow_redirects=False, timeout=10)
         assert started.status_code == 303 and started.headers["Location"].startswith(f"{sandbox.url}/sandbox/")
         assert "Path=/onboarding" in started.headers["Set-Cookie"]
-        assert calls(sandbox) == Counter({"get_account": 1, "create_link": 1})
+        assert api_calls(sandbox) == Counter({"get_account": 1, "create_link": 1})
     assert SIGNING_KEY not in platform.stop() and "sig=" not in platform.stop()
 
 
@@ -91,16 +84,16 @@ def flask_site(sandbox: Any, account: Any, monkeypatch: pytest.MonkeyPatch) -> I
 
 
 def test_a_flask_view_over_the_core_serves_the_same_flow(sandbox, configured, org_id, flask_site):
-    connect_to(flask_site, org_id)
+    connect_to_endpoint(flask_site, org_id)
     sandbox.clear_requests()
     url = entry_url(flask_site, org_id, SIGNING_KEY)
     browser = requests.Session()
     page = browser.get(url, timeout=10)
     assert page.status_code == 200 and 'id="continue"' in page.text
     assert requests.get(url.replace("sig=", "sig=x"), timeout=10).status_code == 403
-    assert calls(sandbox) == Counter()
+    assert api_calls(sandbox) == Counter()
     started = browser.post(url, data={"csrf": csrf_of(page.text)}, headers={"Origin": "http://" + urlsplit(url).netloc},
                            allow_redirects=False, timeout=10)
     assert started.status_code == 303
-    assert calls(sandbox) == Counter({"get_account": 1, "create_link": 1})
+    assert api_calls(sandbox) == Counter({"get_account": 1, "create_link": 1})
     assert browser.get(f"{flask_site}/return", timeout=10).text.count('data-status="pending"') == 1

@@ -10,7 +10,6 @@ token, key, link, signature or cookie.
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections import Counter
@@ -24,35 +23,28 @@ from pulumi_spaceinvoices.onboarding import Throttle
 from pulumi_spaceinvoices.onboarding_entry import entry_url, get_onboarding_entry_url
 from pulumi_spaceinvoices.organization_connect_account import OrganizationConnectAccountProvider
 from pulumi_spaceinvoices.stripe_connect_config import StripeConnectConfigProvider
-from tests.support import SECRET_KEY, SIGNING_KEY, OnboardingProcess, connect_inputs
+from tests.support import (
+    SECRET_KEY,
+    SIGNING_KEY,
+    OnboardingProcess,
+    api_calls,
+    connect_inputs,
+    connect_to_endpoint,
+    csrf_of,
+)
 
 OTHER_KEY = "another-platforms-signing-key-0123456789abcdefgh"
 PREVIEW_BOTS = ("Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)", "facebookexternalhit/1.1",
                 "Mozilla/5.0 (compatible; Microsoft Office/16.0; ms-office; MSOffice 16)")
 
 
-def calls(sandbox: Any) -> Counter[str]:
-    return Counter(r.operation for r in sandbox.requests() if not r.operation.startswith("page_"))
 
-
-def csrf_of(html: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert found, "the page has no button form"
-    return found.group(1)
-
-
-def connect_to(endpoint_url: str, *org_ids: str) -> None:
-    """Connect enabled with Stripe's round trip leading to the endpoint, and the organizations' accounts."""
-    StripeConnectConfigProvider().create(
-        connect_inputs(refresh_url=f"{endpoint_url}/refresh", return_url=f"{endpoint_url}/return"))
-    for org_id in org_ids:
-        OrganizationConnectAccountProvider().create({"organization_id": org_id, "active": True})
 
 
 @pytest.fixture
 def endpoint(sandbox: Any, account: Any, configured: None, org_id: str) -> Any:
     process = OnboardingProcess(sandbox, account.token)
-    connect_to(process.url, org_id)
+    connect_to_endpoint(process.url, org_id)
     with process:
         sandbox.clear_requests()
         yield process
@@ -81,7 +73,7 @@ def test_the_entry_page_and_link_previews_mint_nothing(sandbox, endpoint, org_id
         head = requests.head(url, headers={"User-Agent": bot}, timeout=10)
         assert head.status_code == 200 and head.text == ""
     assert requests.head(f"{endpoint.url}/refresh", timeout=10).status_code == 400
-    assert calls(sandbox) == Counter()
+    assert api_calls(sandbox) == Counter()
 
 
 def test_the_button_mints_a_link_refresh_mints_another_and_return_reads_the_account(sandbox, endpoint, org_id):
@@ -93,7 +85,7 @@ def test_the_button_mints_a_link_refresh_mints_another_and_return_reads_the_acco
     cookie = started.headers["Set-Cookie"]
     assert "si_onboarding=" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
     assert "Secure" not in cookie  # plain http on loopback; https base URLs get Secure
-    assert calls(sandbox) == Counter({"get_account": 1, "create_link": 1})
+    assert api_calls(sandbox) == Counter({"get_account": 1, "create_link": 1})
 
     time.sleep(3.1)  # the per-organization interval between two links
     sandbox.clear_requests()
@@ -101,25 +93,25 @@ def test_the_button_mints_a_link_refresh_mints_another_and_return_reads_the_acco
     assert refreshed.status_code == 303
     second_link = refreshed.headers["Location"]
     assert second_link != first_link and second_link.startswith(f"{sandbox.url}/sandbox/onboarding/")
-    assert calls(sandbox) == Counter({"get_account": 1, "create_link": 1})
+    assert api_calls(sandbox) == Counter({"get_account": 1, "create_link": 1})
 
     sandbox.clear_requests()
     pending = browser.get(f"{endpoint.url}/return", timeout=10)
     assert pending.status_code == 200 and 'data-status="pending"' in pending.text  # return proves nothing
-    assert calls(sandbox) == Counter({"get_account": 1})
+    assert api_calls(sandbox) == Counter({"get_account": 1})
 
     finished = browser.post(second_link, allow_redirects=False, timeout=10)  # the sandbox's "Complete" button
     assert finished.status_code == 303 and finished.headers["Location"] == f"{endpoint.url}/return"
     sandbox.clear_requests()
     done = browser.get(finished.headers["Location"], timeout=10)
     assert done.status_code == 200 and 'data-status="complete"' in done.text
-    assert calls(sandbox) == Counter({"get_account": 1})
+    assert api_calls(sandbox) == Counter({"get_account": 1})
 
     time.sleep(3.1)
     sandbox.clear_requests()
     again = press_continue(browser, endpoint, url_for(endpoint, org_id))
     assert again.status_code == 200 and 'data-status="complete"' in again.text  # no link once complete
-    assert calls(sandbox) == Counter({"get_account": 1})
+    assert api_calls(sandbox) == Counter({"get_account": 1})
 
     log = endpoint.stop()
     assert "POST entry 303" in log and "GET refresh 303" in log and "GET return 200" in log
@@ -163,7 +155,7 @@ def test_every_refusal_is_a_4xx_page_with_no_api_call(sandbox, endpoint, org_id,
         answer = session.request(method, url, allow_redirects=False, timeout=10, **extra)
         assert answer.status_code == status, name
         assert answer.headers["Content-Type"].startswith("text/html"), name
-    assert calls(sandbox) == Counter()
+    assert api_calls(sandbox) == Counter()
 
     # Another organization's cookie: a session for org A cannot continue org B's onboarding.
     OrganizationConnectAccountProvider().create({"organization_id": other_org, "active": True})
@@ -174,13 +166,13 @@ def test_every_refusal_is_a_4xx_page_with_no_api_call(sandbox, endpoint, org_id,
     crossed = browser.post(f"{endpoint.url}/continue", data={"organization": org_id, "csrf": csrf_of(page.text)},
                            headers={"Origin": endpoint.url}, allow_redirects=False, timeout=10)
     assert crossed.status_code == 403
-    assert calls(sandbox) == Counter()
+    assert api_calls(sandbox) == Counter()
 
 
 def test_a_burst_mints_no_more_links_than_the_throttle_allows(sandbox, account, configured):
     orgs = [sandbox.create_organization(account.id, f"Shop {n}") for n in range(10)]
     process = OnboardingProcess(sandbox, account.token, args=("--no-check", "--requests-per-second", "10"))
-    connect_to(process.url, *orgs)
+    connect_to_endpoint(process.url, *orgs)
     with process:
         forms = []
         for org in orgs:  # each person's browser got its page (free) before the burst
@@ -231,7 +223,7 @@ def test_entry_urls_and_sessions_survive_a_restart(sandbox, endpoint, org_id):
 def test_a_key_rotation_refuses_old_urls_after_its_grace_period(sandbox, account, configured, org_id):
     new_key = "the-rotated-signing-key-0123456789abcdefghijklm"
     process = OnboardingProcess(sandbox, account.token)
-    connect_to(process.url, org_id)
+    connect_to_endpoint(process.url, org_id)
     old_url, new_url = url_for(process, org_id), url_for(process, org_id, key=new_key)
     assert old_url != new_url
     tomorrow = (date.today() + timedelta(days=1)).isoformat()
@@ -249,7 +241,7 @@ def test_a_key_rotation_refuses_old_urls_after_its_grace_period(sandbox, account
         del process.env["SPACEINVOICES_ONBOARDING_PREVIOUS_KEY"], process.env["SPACEINVOICES_ONBOARDING_PREVIOUS_KEY_UNTIL"]
         process.restart()
         assert requests.get(old_url, timeout=10).status_code == 403
-    assert calls(sandbox) == Counter({"get_connect": 1, "enable_connect": 1, "get_account": 1, "create_account": 1})
+    assert api_calls(sandbox) == Counter({"get_connect": 1, "enable_connect": 1, "get_account": 1, "create_account": 1})
 
 
 def test_the_function_makes_the_url_the_endpoint_accepts(endpoint, org_id, monkeypatch):
