@@ -492,7 +492,7 @@ def test_the_plugin_on_path_reports_the_version_a_program_asks_for(workspace, sa
         (program / "Pulumi.yaml").write_text(text)
         project = workspace.project(program, stack=f"v{version.replace('.', '')}", config={
             "apiUrl": sandbox.url, "accessToken": account.token, "stripeSecretKey": SECRET_KEY,
-            "organizationId": org_id}, secrets={"accessToken", "stripeSecretKey"})
+            "organizationId": org_id, **ENTRY_URL_CONFIG}, secrets={"accessToken", "stripeSecretKey", *ENTRY_URL_SECRETS})
         return project.preview().stdout
 
     assert "is expected to have version" not in preview_asking_for(__version__)
