@@ -474,7 +474,7 @@ def run_stack(cli: str, workdir: Path, program: str, mode: str, orgs: int, say: 
 
 
 def expected_requests(phase: str, orgs: int) -> tuple[int, str]:
-    """The call budget of a phase for N organizations and the one Connect config (DESIGN.md 7)."""
+    """The call budget of a phase for N organizations and the one Connect config (ARCHITECTURE.md, Targets)."""
     resources = orgs + 1
     return {
         "preview": (0, "=="), "noop_up": (0, "=="), "up": (2 * resources, "<="),

@@ -54,7 +54,7 @@ def generate_sdks(scratch: Path) -> dict[str, Any]:
     version = pulumi("version", home=home, cwd=scratch).strip()
     if version != CLI_VERSION:
         sys.exit(f"sdk/ is generated with pulumi {CLI_VERSION}, and the pulumi on PATH is {version}: put that "
-                 f"version first on PATH (PULUMI_CLI_VERSION={CLI_VERSION} bash ../shared/tools/pulumi-cli/install.sh "
+                 f"version first on PATH (PULUMI_CLI_VERSION={CLI_VERSION} bash scripts/pulumi-cli.sh "
                  "prints its folder)")
     schema_text = pulumi("package", "get-schema", plugin, home=home, cwd=scratch)
     schema = json.loads(schema_text)

@@ -31,7 +31,7 @@ PASSPHRASE = "real-engine-tests"
 INSTALL_HINT = (
     "the Pulumi CLI is not on PATH: install it (https://www.pulumi.com/docs/iac/download-install/), or on a "
     "machine without Pulumi's download site build it with "
-    "`export PATH=\"$(bash ../shared/tools/pulumi-cli/install.sh):$PATH\"` (what .ci/run does)"
+    "`export PATH=\"$(bash scripts/pulumi-cli.sh):$PATH\"` (what .ci/run does)"
 )
 
 

@@ -1,4 +1,4 @@
-"""Bad input (DESIGN.md section 7, security), property-based: every input of both resources and both
+"""Bad input (ARCHITECTURE.md, Targets: security), property-based: every input of both resources and both
 functions. Each invalid value fails naming its property before any request reaches the sandbox;
 each valid value round-trips unchanged (through check, the API and back, or onto the request path).
 

@@ -1,4 +1,4 @@
-"""Concurrency (DESIGN.md section 7): many resources at once through one provider server while the
+"""Concurrency (ARCHITECTURE.md, Targets): many resources at once through one provider server while the
 sandbox injects faults, and two runs racing on the same objects. No duplicates, no lost updates.
 
 Calls go through the SDK's real dynamic-provider server (tests/harness/ProviderServer), as the

@@ -1,6 +1,6 @@
 """The sandbox against Space Invoices' published OpenAPI document (tests/data/stripe-connect-openapi.yaml,
-a copy of the project's shared/reference/stripe-connect-openapi.yaml kept in the repository so that every
-clone runs these tests; tests/data/README.md says where it comes from).
+its Stripe Connect part kept in the repository so that every clone runs these tests; tests/data/README.md
+says where it comes from).
 
 Requests the tests send and the answers the sandbox gives are validated with openapi-core. Where the
 document is wrong or silent, the test says so and handles it explicitly:
@@ -12,12 +12,12 @@ document is wrong or silent, the test says so and handles it explicitly:
 - Onboarding link: the document has only GET; the doc page uses POST. POST answers are validated
   against the GET operation's answer schema.
 - 204 answers: the document declares a JSON body; the API sends none. Asserted, not validated.
-- Errors: no error answer is documented. They are validated against the error shape of DESIGN.md
-  section 2 (`ERROR_SCHEMA` below).
+- Errors: no error answer is documented. They are validated against the error shape in
+  ARCHITECTURE.md, The Space Invoices API (`ERROR_SCHEMA` below).
 - `StripeConnectAccount.custom`: in the doc page's example, not in the schema (which allows extra
   properties, so it validates); asserted explicitly.
 - Secrets "omitted": `privateKey` is required by the `StripeConnect` schema, yet the API may leave it
-  out (DESIGN.md section 4); validated against the schema without that requirement.
+  out (ARCHITECTURE.md, The Space Invoices API); validated against the schema without that requirement.
 - Strictness: the document does not forbid unknown properties; the sandbox rejects them with 422, as
   LoopBack's strict models do. `format: uri` is declared, but whether the validator checks it depends
   on optional packages, so only the sandbox's refusal is asserted.
@@ -119,7 +119,7 @@ def test_with_secrets_omitted_only_the_required_private_key_departs_from_the_doc
     sandbox.set_secrets_mode("omitted")
     body = api.post("/v1/stripe-connect", json=connect_body).json()
     assert "privateKey" not in body and "webhookSecret" not in body
-    # The document requires privateKey in every StripeConnect; the API may leave it out (DESIGN.md 4).
+    # The document requires privateKey in every StripeConnect; the API may leave it out (ARCHITECTURE.md, The Space Invoices API).
     relaxed = schema(document, "StripeConnect")
     relaxed["required"].remove("privateKey")
     OAS30Validator(relaxed).validate(body)
@@ -272,7 +272,7 @@ def test_urls_that_are_not_uris_are_rejected(api):
 
 
 def test_every_documented_stripe_connect_operation_is_served(document, api):
-    # Out of scope (not in DESIGN.md section 2): Stripe's webhook receiver and password login.
+    # Out of scope (not in ARCHITECTURE.md's API table): Stripe's webhook receiver and password login.
     skipped = {("post", "/v1/stripe-connect/{id}/webhooks"), ("post", "/v1/Accounts/login")}
     served = []
     for path, operations in document["paths"].items():

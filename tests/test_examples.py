@@ -39,7 +39,7 @@ import yaml
 from pulumi_spaceinvoices.onboarding_entry import entry_url
 from tests.actions_runner import Runner, load_workflow, machine_path
 from tests.realengine import PASSPHRASE, require_cli
-from tests.support import serve_http
+from tests.support import live_secret_key, serve_http
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
@@ -51,7 +51,7 @@ WORKFLOW = EXAMPLES / "gitops" / "pulumi.yml"
 ROOT_STACK_CONFIG = ROOT / ".pulumi-state" / "stacks" / "Pulumi.dev.yaml"
 # run.sh's Stripe test keys (in the right format: the sandbox accepts any such pair).
 QUICKSTART_SECRET_KEY = "sk_test_quickstart0000000000000000"
-GITOPS_SECRET_KEY = "sk_live_gitops0000000000000000000"
+GITOPS_SECRET_KEY = live_secret_key("gitops0000000000000000000")
 GITOPS_ENDPOINT = "https://onboard.platform.example.com"  # examples/gitops: the onboarding endpoint (policy-config.json)
 
 LINK = re.compile(r"https?://\S+?/sandbox/onboarding/[\w-]+")

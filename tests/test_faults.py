@@ -1,4 +1,4 @@
-"""Faults (DESIGN.md section 7, reliability): every resource operation and both functions against a
+"""Faults (ARCHITECTURE.md, Targets: reliability): every resource operation and both functions against a
 sandbox that answers 5xx bursts, 429 with Retry-After, latency beyond the read timeout, dropped
 connections and POSTs whose answer is lost.
 

@@ -31,6 +31,7 @@ from tests.support import (
     connect_inputs,
     connect_to_endpoint,
     csrf_of,
+    live_secret_key,
 )
 
 OTHER_KEY = "another-platforms-signing-key-0123456789abcdefgh"
@@ -272,12 +273,12 @@ def test_bad_settings_stop_the_command_with_the_setting_named(sandbox, account, 
 def test_live_keys_need_an_https_endpoint(sandbox, account, configured, org_id):
     process = OnboardingProcess(sandbox, account.token, args=())  # with the start-up check (one GET)
     StripeConnectConfigProvider().create(connect_inputs(
-        private_key="sk_live_" + "L" * 24, public_key="pk_live_" + "L" * 24,
+        private_key=live_secret_key("L" * 24), public_key="pk_live_" + "L" * 24,
         refresh_url="https://onboard.example.com/refresh", return_url="https://onboard.example.com/return"))
     with pytest.raises(RuntimeError, match="exited"):
         process.start()
     out = process.stop()
-    assert "must be https" in out and "SPACEINVOICES_ONBOARDING_URL" in out and "sk_live_" not in out
+    assert "must be https" in out and "SPACEINVOICES_ONBOARDING_URL" in out and live_secret_key("L" * 24) not in out
 
 
 def test_the_throttle_spaces_links_per_organization_and_keeps_to_the_overall_rate():

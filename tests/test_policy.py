@@ -23,9 +23,10 @@ import yaml
 
 from pulumi_spaceinvoices.policy import PACK_DIR, pack_path
 from tests.realengine import PROGRAMS, Workspace
+from tests.support import live_secret_key
 
 SECRET_TEST = "sk_test_PolicyPackSecret0000"
-SECRET_LIVE = "sk_live_PolicyPackSecret0000"
+SECRET_LIVE = live_secret_key("PolicyPackSecret0000")
 PK_TEST = "pk_test_PolicyPackPublic0000"
 PK_LIVE = "pk_live_PolicyPackPublic0000"
 ALLOWED = "https://platform.example.com/onboarding"

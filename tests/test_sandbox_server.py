@@ -1,4 +1,4 @@
-"""The sandbox as a server (DESIGN.md sections 6 and 7): over real HTTP on loopback, every
+"""The sandbox as a server (ARCHITECTURE.md, The sandbox and Targets): over real HTTP on loopback, every
 authenticated operation refuses a missing, unknown or other account's token and does nothing;
 malformed and oversized bodies get a 4xx on every endpoint that takes a body, never a 500; and a
 short, bounded load test shows the rate limit holds under concurrent connections without errors.

@@ -1,4 +1,4 @@
-"""Secrets (DESIGN.md section 7, security): no secret in plain text anywhere.
+"""Secrets (ARCHITECTURE.md, Targets: security): no secret in plain text anywhere.
 
 One deployment's whole life with distinctive secret values (the access token, an `sk_` key and its
 rotation, the Connect webhook secret, the webhook secret the API generates, onboarding URLs, a

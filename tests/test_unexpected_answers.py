@@ -1,4 +1,4 @@
-"""Answers the client did not expect (DESIGN.md sections 4 and 7: clear errors, no secret in plain
+"""Answers the client did not expect (ARCHITECTURE.md, Rules and Targets: clear errors, no secret in plain
 text, ids validated), property-based: generated answers, served over real HTTP by a small local
 server, to every client method, every provider operation and both functions.
 
@@ -107,7 +107,7 @@ NEEDED = {
     "AccountCheckAuthorizationAndReturnUserResponse": set(),
 }
 NOT_NEEDED_THOUGH_REQUIRED = {  # required by the document, but nothing in the client depends on them
-    "StripeConnect": {"privateKey"},  # the API may leave secrets out (DESIGN.md section 4)
+    "StripeConnect": {"privateKey"},  # the API may leave secrets out (ARCHITECTURE.md, The Space Invoices API)
     "StripeConnectAccount": {"stripeAccountId", "stripeConnectId", "organizationId"},  # the org: asked for
     "StripeConnectPaymentIntent": {"currencyId"},
 }
@@ -277,7 +277,7 @@ def answer_schema(schema_name: str) -> tuple[st.SearchStrategy[Any], Any]:
     """What the document allows for an answer: a strategy of bodies, and a validator of them."""
     schema = copy.deepcopy(SCHEMAS[schema_name])
     if schema_name == "StripeConnect":
-        schema["required"].remove("privateKey")  # the API may leave it out (DESIGN.md section 4)
+        schema["required"].remove("privateKey")  # the API may leave it out (ARCHITECTURE.md, The Space Invoices API)
     return from_schema(schema), OAS30Validator(schema)
 
 

@@ -1,4 +1,4 @@
-"""A local Space Invoices server for tests, examples and the quickstart (DESIGN.md section 6).
+"""A local Space Invoices server for tests, examples and the quickstart (ARCHITECTURE.md, The sandbox).
 
 It speaks the Stripe Connect part of the Space Invoices API over real HTTP (FastAPI on uvicorn,
 SQLite storage), keeps accounts apart by token, simulates Stripe onboarding and payment with small

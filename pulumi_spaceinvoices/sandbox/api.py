@@ -1,4 +1,4 @@
-"""The Space Invoices API endpoints the sandbox serves (section 2 of DESIGN.md).
+"""The Space Invoices API endpoints the sandbox serves (ARCHITECTURE.md, The Space Invoices API).
 
 Route names are the operation names of the request log. Paths are the canonical, lower-case ones: the
 middleware maps any casing onto them, resolves the token, and handles the link-verb switch.
