@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import re
 import statistics
-import subprocess
 import sys
 import time
 from typing import Any
@@ -129,6 +128,3 @@ def _mint(base: str, org_ids: list[str], key: str) -> tuple[list[float], list[fl
             api.append(spent)
     return own, api
 
-
-if __name__ == "__main__":  # pragma: no cover
-    subprocess.run([sys.executable, "-m", "benchmarks", "--only", "onboarding"], check=False)

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .core import OnboardingEndpoint, Reply, Settings, Throttle, Visit, entry_url_for
+from .core import OnboardingEndpoint, Reply, Settings, Throttle, Visit
 
 if TYPE_CHECKING:
     from .app import create_app
 
-__all__ = ["OnboardingEndpoint", "Reply", "Settings", "Throttle", "Visit", "create_app", "entry_url_for"]
+__all__ = ["OnboardingEndpoint", "Reply", "Settings", "Throttle", "Visit", "create_app"]
 
 
 def __getattr__(name: str) -> Any:

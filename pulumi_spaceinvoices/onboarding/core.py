@@ -82,7 +82,13 @@ class Settings:
         ConfigurationError naming the setting when one is missing or malformed."""
         import os
 
-        from ..settings import resolve_api_url, resolve_onboarding_url, resolve_signing_key, resolve_token
+        from ..settings import (
+            MIN_SIGNING_KEY_BYTES,
+            resolve_api_url,
+            resolve_onboarding_url,
+            resolve_signing_key,
+            resolve_token,
+        )
 
         rest["access_token"] = resolve_token(rest.get("access_token"))
         rest["api_url"] = resolve_api_url(rest.get("api_url"))
@@ -91,8 +97,8 @@ class Settings:
         previous = previous_key or os.environ.get(ENV_PREVIOUS_KEY) or None
         until_text = previous_key_until or os.environ.get(ENV_PREVIOUS_KEY_UNTIL) or None
         if previous is not None:
-            if len(previous.encode()) < 32:
-                raise ConfigurationError(f"The previous signing key ({ENV_PREVIOUS_KEY}) is shorter than 32 bytes.")
+            if len(previous.encode()) < MIN_SIGNING_KEY_BYTES:
+                raise ConfigurationError(f"The previous signing key ({ENV_PREVIOUS_KEY}) is shorter than {MIN_SIGNING_KEY_BYTES} bytes.")
             if until_text is None:
                 raise ConfigurationError(
                     f"{ENV_PREVIOUS_KEY} is set without {ENV_PREVIOUS_KEY_UNTIL}: say until when (UTC, ISO 8601) "
@@ -431,11 +437,6 @@ class OnboardingEndpoint:
         if self.settings.secure:
             parts.append("Secure")
         return "; ".join(parts)
-
-
-def entry_url_for(settings: Settings, organization_id: str, valid_until: date | None = None) -> str:
-    """The entry URL this endpoint accepts for an organization (what the stack outputs hold)."""
-    return entry.entry_url(settings.base_url, organization_id, settings.signing_key, valid_until)
 
 
 def _known_path(path: str) -> bool:
