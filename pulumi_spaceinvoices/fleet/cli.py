@@ -13,24 +13,20 @@ import os
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from ..errors import ConfigurationError
-from .layout import CONNECT_STACK, Move, conflicts, plan_moves, shard_index, shard_of, shard_stack
+from .layout import CONNECT_STACK, shard_index
 from .organizations import InputError, Organization, load
-from .scope import StackState, connect_reasons, shard_reasons
+from .plan import Observed, Plan, Refused, Request, check, plan
+from .scope import StackState
 
 SETTINGS = {"project", "publicKey", "applicationFee", "returnUrl", "refreshUrl", "secretKeyEnv", "onboardingUrl",
             "signingKeyEnv"}
 DEFAULT_SIGNING_KEY_ENV = "SPACEINVOICES_ONBOARDING_SIGNING_KEY"
-
-
-class Refused(Exception):
-    """The run cannot start; nothing has been changed."""
 
 
 def parser() -> argparse.ArgumentParser:
@@ -81,185 +77,113 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-@dataclass
-class Plan:
-    """What a run will do, decided from the input and the states before any stack runs."""
-
-    command: str
-    shards: int
-    recorded: int | None
-    moves: list[Move]
-    states: dict[str, StackState]
-    connect_spec: dict[str, Any]
-    shard_specs: dict[str, dict[str, Any]]
-    run_connect: bool
-    reasons: dict[str, list[str]] = field(default_factory=dict)  # stack -> why it runs
-    unchanged: list[str] = field(default_factory=list)
-
-
 def run(args: argparse.Namespace) -> int:
+    """preview, up, refresh, destroy: read the input, check it, read the states, plan, act, report."""
     from ..client import requests_per_second_from_env
-    from .runner import Fleet, Progress, StackResult, report, table
+    from .runner import Fleet, Progress
 
+    request = Request.from_args(args)
     organizations = load(args.organizations, args.format)
     settings = _settings(args.config)
-    if args.parallel < 1 or (args.shards is not None and args.shards < 1):
-        raise Refused("--parallel and --shards must be at least 1")
-    if args.command != "preview" and not os.environ.get("SPACEINVOICES_ACCESS_TOKEN"):
-        raise Refused("SPACEINVOICES_ACCESS_TOKEN is not set (the fleet's stacks read the token from the environment)")
-    if (args.policy_pack or args.policy_pack_config) and args.command not in ("preview", "up"):
-        raise Refused("--policy-pack and --policy-pack-config apply to preview and up only")
+    check(request, os.environ)  # before any CLI run
     budget = requests_per_second_from_env()  # the whole fleet's, shared by the stacks at once (Fleet.pace)
     progress = Progress()
     with tempfile.TemporaryDirectory(prefix="spaceinvoices-fleet-") as root:
         fleet = Fleet(project=args.project or settings.get("project") or "spaceinvoices-fleet", root=Path(root),
                       env=_env(args))
         planning = time.monotonic()
-        plan = make_plan(args, fleet, organizations, settings)
+        decided = plan(request, organizations, settings, observe(request, fleet), os.environ)
         plan_seconds = round(time.monotonic() - planning, 2)  # listing and reading the states, deciding
-        if args.command == "preview" and plan.moves:
-            for m in plan.moves:
-                progress.say(f"would move {m.org_id} from {m.source} to {m.dest}")
-            progress.say(f"preview: {len(plan.moves)} move(s) pending; `up --shards {plan.shards}` makes them "
-                         "(no API call)")
-            return 0
-        rows: dict[str, StackResult] = {}
-        if plan.run_connect:
-            rows[CONNECT_STACK] = StackResult(CONNECT_STACK)
-        for stack, spec in plan.shard_specs.items():
-            in_state = len(plan.states[stack].accounts) if stack in plan.states else 0
-            rows[stack] = StackResult(stack, organizations=in_state if args.command == "destroy"
-                                      else len(spec["organizations"]))
-        _say_scope(plan, rows, progress)
-        act(args, fleet, plan, rows, progress, budget)
+        rows = act(decided, fleet, progress, budget)
+    if rows is None:
+        return 0
+    return report(decided, rows, progress, budget=budget, plan_seconds=plan_seconds, json_file=args.json_file)
+
+
+def observe(request: Request, fleet: Any) -> Observed:
+    """What the plan needs from the backend, read through the CLI: the recorded shard count and the
+    states (none when there is no shard count at all: the plan refuses that)."""
+    listing = fleet.stacks(request.shards)
+    recorded = fleet.recorded_shards(listing)
+    if (request.shards or recorded) is None:
+        return Observed(recorded)
+    return Observed(recorded, fleet.states(request.parallel, listing, connect=request.reads_connect_state))
+
+
+def act(decided: Plan, fleet: Any, progress: Any, budget: float) -> dict[str, Any] | None:
+    """Carry out a plan: the moves and the recorded shard count (up), then the phases. Returns each
+    stack's row (None: a preview of pending moves, which only says them)."""
+    from .runner import StackResult, run_stacks
+
+    if decided.preview_of_moves:
+        for m in decided.moves:
+            progress.say(f"would move {m.org_id} from {m.source} to {m.dest}")
+        progress.say(f"preview: {len(decided.moves)} move(s) pending; `up --shards {decided.shards}` makes them "
+                     "(no API call)")
+        return None
+    rows: dict[str, Any] = {CONNECT_STACK: StackResult(CONNECT_STACK)} if decided.run_connect else {}
+    for stack, spec in decided.shard_specs.items():
+        in_state = len(decided.states[stack].accounts) if stack in decided.states else 0
+        rows[stack] = StackResult(stack, organizations=in_state if decided.command == "destroy"
+                                  else len(spec["organizations"]))
+    _say_scope(decided, rows, progress)
+    if decided.command == "up" and decided.moves:
+        fleet.move(decided.moves, {s: st.accounts for s, st in decided.states.items()}, progress.say)
+    if decided.records_shards:
+        fleet.record_shards(decided.shards)
+        for stack in decided.removals:
+            fleet.remove_empty(stack)
+            progress.say(f"removed {stack}: outside {decided.shards} shards and empty")
+    for stack in decided.unchanged:
+        rows[stack].result = "unchanged"
+    progress.track(list(rows.values()))
+    specs = {CONNECT_STACK: decided.connect_spec, **decided.shard_specs}
+    for phase in decided.phases:
+        if any(rows[s].result == "failed" for s in phase.after):
+            for s in phase.stacks:
+                _skip(rows[s], phase.otherwise)
+        else:
+            run_stacks(fleet, decided.command, {s: specs[s] for s in phase.stacks}, parallel=decided.request.parallel,
+                       budget=budget, progress=progress, rows=rows, options=decided.policy_options)
+    for row in rows.values():
+        if row.stack != CONNECT_STACK and row.result == "pending":
+            _skip(row, "--connect-only")
+    if CONNECT_STACK in rows and rows[CONNECT_STACK].result == "pending":
+        _skip(rows[CONNECT_STACK], "not run")
+    return rows
+
+
+def report(decided: Plan, rows: dict[str, Any], progress: Any, *, budget: float, plan_seconds: float,
+           json_file: str | None) -> int:
+    """The table, the JSON summary (--json) and a line per failed stack; the exit code (1: one failed)."""
+    from .runner import report as summarize
+    from .runner import table
+
     progress.track([])
     print(table(rows.values()))
-    summary = report(rows.values(), command=args.command, shards=plan.shards, parallel=args.parallel,
-                     requests_per_second=budget, full=bool(args.full), plan_seconds=plan_seconds,
-                     moves=[{"organization": m.org_id, "from": m.source, "to": m.dest} for m in plan.moves])
-    if args.json_file:
-        Path(args.json_file).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    summary = summarize(rows.values(), command=decided.command, shards=decided.shards,
+                        parallel=decided.request.parallel, requests_per_second=budget, full=decided.request.full,
+                        plan_seconds=plan_seconds,
+                        moves=[{"organization": m.org_id, "from": m.source, "to": m.dest} for m in decided.moves])
+    if json_file:
+        Path(json_file).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     failed = [r for r in rows.values() if r.result == "failed"]
     for row in failed:
         print(f"spaceinvoices-fleet: {row.stack} failed: {row.error}", file=sys.stderr)
     return 1 if failed else 0
 
 
-def make_plan(args: argparse.Namespace, fleet: Any, organizations: list[Organization],
-              settings: dict[str, Any]) -> Plan:
-    """Read the states and decide: the shard count, the moves, each stack's input, and (preview and up
-    without --full) which stacks hold their input already. Changes nothing."""
-    listing = fleet.stacks(args.shards)
-    recorded = fleet.recorded_shards(listing)
-    shards = args.shards or recorded
-    if shards is None:
-        raise Refused("a new fleet needs --shards N (how many shard stacks to spread the organizations over)")
-    scoped = args.command in ("preview", "up") and not args.full
-    states = fleet.states(args.parallel, listing, connect=scoped and not args.shard)
-    shard_states = {s: st for s, st in states.items() if s != CONNECT_STACK}
-    urns = {s: st.accounts for s, st in shard_states.items()}
-    _refuse_conflicts(urns, shards)
-    moves = plan_moves({s: set(a) for s, a in urns.items()}, shards)
-    total = sum(len(a) for a in urns.values())
-    if moves and (args.shard or args.connect_only or args.command in ("refresh", "destroy")):
-        raise Refused(f"{len(moves)} organization(s) are not in their shard's stack for {shards} shards "
-                      f"(recorded: {recorded}); run `up --shards {shards}` over the whole fleet to move them first")
-    if moves and len(moves) * 2 > total and not args.yes:
-        raise Refused(f"{shards} shards would move {len(moves)} of {total} organizations between stacks; "
-                      "add --yes to move them")
-    for shard in args.shard or []:
-        if not 0 <= shard < shards:
-            raise Refused(f"--shard {shard}: the fleet has shards 0..{shards - 1}")
-
-    wanted = _wanted_shards(args, shards, shard_states)
-    by_shard: dict[str, list[dict[str, Any]]] = {shard_stack(i): [] for i in wanted}
-    for org in organizations:
-        stack = shard_stack(shard_of(org.id, shards))
-        if stack in by_shard:
-            by_shard[stack].append({"id": org.id, "active": org.active})
-    run_connect = not args.shard
-    connect_spec = {"role": "connect", "shards": shards, "connect": _connect_settings(settings)}
-    if run_connect and args.command in ("up", "preview"):
-        if not connect_spec["connect"]["publicKey"]:
-            raise Refused("the fleet config has no publicKey (the Stripe publishable key): --config FILE")
-        if not os.environ.get(connect_spec["connect"]["secretKeyEnv"]):
-            raise Refused(f"the Stripe secret key is not set: export {connect_spec['connect']['secretKeyEnv']}")
-    shard_specs = {} if args.connect_only else {s: {"role": "shard", "organizations": o} for s, o in by_shard.items()}
-    plan = Plan(args.command, shards, recorded, moves, states, connect_spec, shard_specs, run_connect)
-    if scoped:
-        moved: dict[str, list[str]] = {}
-        for m in moves:
-            moved.setdefault(m.source, []).append("moved out")
-            moved.setdefault(m.dest, []).append("moved in")
-        for stack, spec in shard_specs.items():
-            plan.reasons[stack] = shard_reasons(spec, states.get(stack) or StackState(exists=False)) + [
-                f"{what} {moved[stack].count(what)}" for what in ("moved in", "moved out") if what in moved.get(stack, [])]
-        if run_connect:
-            plan.reasons[CONNECT_STACK] = connect_reasons(
-                connect_spec, states.get(CONNECT_STACK) or StackState(exists=False),
-                os.environ.get(connect_spec["connect"]["secretKeyEnv"]))
-        plan.unchanged = [s for s, why in plan.reasons.items() if not why]
-    return plan
-
-
-def act(args: argparse.Namespace, fleet: Any, plan: Plan, rows: dict[str, Any], progress: Any, budget: float) -> None:
-    """Carry out a plan: the moves and the recorded count (up), then the stacks in their order."""
-    from .runner import run_stacks
-
-    if args.command == "up" and plan.moves:
-        fleet.move(plan.moves, {s: st.accounts for s, st in plan.states.items()}, progress.say)
-    if args.command == "up" and (plan.recorded != plan.shards or plan.moves):
-        fleet.record_shards(plan.shards)
-        for stack in [s for s in plan.states if (shard_index(s) or 0) >= plan.shards]:
-            fleet.remove_empty(stack)
-            progress.say(f"removed {stack}: outside {plan.shards} shards and empty")
-    for stack in plan.unchanged:
-        rows[stack].result = "unchanged"
-    progress.track(list(rows.values()))
-    shard_specs = {s: spec for s, spec in plan.shard_specs.items() if s not in plan.unchanged}
-    connect = {CONNECT_STACK: plan.connect_spec} if plan.run_connect and CONNECT_STACK not in plan.unchanged else {}
-    policy = {"policy_packs": args.policy_pack, "policy_pack_configs": args.policy_pack_config} \
-        if args.policy_pack or args.policy_pack_config else {}
-
-    def run_phase(specs: dict[str, Any]) -> None:
-        run_stacks(fleet, args.command, specs, parallel=args.parallel, budget=budget, progress=progress, rows=rows,
-                   options=policy)
-
-    if args.command == "refresh":
-        run_phase({**connect, **shard_specs})
-    elif args.command == "destroy":
-        run_phase(shard_specs)
-        if connect:
-            if any(rows[s].result == "failed" for s in shard_specs):
-                _skip(rows[CONNECT_STACK], "a shard failed: the connect stack stays until every shard is destroyed")
-            else:
-                run_phase(connect)
-    else:
-        if connect:
-            run_phase(connect)
-        if plan.run_connect and rows[CONNECT_STACK].result == "failed":
-            for s in shard_specs:
-                _skip(rows[s], "the connect stack failed")
-        else:
-            run_phase(shard_specs)
-    for row in rows.values():
-        if row.stack != CONNECT_STACK and row.result == "pending":
-            _skip(row, "--connect-only")
-    if CONNECT_STACK in rows and rows[CONNECT_STACK].result == "pending":
-        _skip(rows[CONNECT_STACK], "not run")
-
-
-def _say_scope(plan: Plan, rows: dict[str, Any], progress: Any) -> None:
+def _say_scope(decided: Plan, rows: dict[str, Any], progress: Any) -> None:
     """One line per stack that will run and why, one for those that will not: what a CI log shows."""
-    if plan.command not in ("preview", "up") or not plan.reasons:
+    if decided.command not in ("preview", "up") or not decided.reasons:
         return
-    verb = "would run" if plan.command == "preview" else "runs"
-    for stack, why in plan.reasons.items():
+    verb = "would run" if decided.command == "preview" else "runs"
+    for stack, why in decided.reasons.items():
         rows[stack].reasons = why
         if why:
             progress.say(f"{stack}: {verb}: {', '.join(why)}")
-    if plan.unchanged:
-        progress.say(f"unchanged (the state holds the input; --full runs them): {', '.join(plan.unchanged)}")
+    if decided.unchanged:
+        progress.say(f"unchanged (the state holds the input; --full runs them): {', '.join(decided.unchanged)}")
 
 
 def _skip(row: Any, why: str) -> None:
@@ -271,29 +195,6 @@ def _env(args: argparse.Namespace) -> dict[str, str]:
     if args.api_url or os.environ.get("SPACEINVOICES_API_URL"):
         env["SPACEINVOICES_API_URL"] = args.api_url or os.environ["SPACEINVOICES_API_URL"]
     return env
-
-
-def _wanted_shards(args: argparse.Namespace, shards: int, states: dict[str, Any]) -> list[int]:
-    if args.shard:
-        return sorted(set(args.shard))
-    if args.command in ("refresh", "destroy", "status"):  # every shard stack that exists
-        return sorted({i for s in states if (i := shard_index(s)) is not None})
-    return list(range(shards))
-
-
-def _refuse_conflicts(states: dict[str, dict[str, str]], shards: int) -> None:
-    found = conflicts({s: set(a) for s, a in states.items()})
-    if not found:
-        return
-    lines = []
-    for org, stacks in sorted(found.items()):
-        home = shard_stack(shard_of(org, shards))
-        extra = [s for s in stacks if s != home] if home in stacks else stacks[1:]
-        fixes = "; ".join(f"pulumi state delete --stack {s} '{states[s][org]}'" for s in extra)
-        lines.append(f"  {org} is in {', '.join(stacks)}: keep it in {home if home in stacks else stacks[0]}, "
-                     f"forget it elsewhere (the account is not touched): {fixes}")
-    raise Refused("organizations declared in two stacks; a destroy or removal in one would deactivate an "
-                  "account the other still declares. Refusing to run. Fix:\n" + "\n".join(lines))
 
 
 def _settings(path: str | None) -> dict[str, Any]:
@@ -309,22 +210,6 @@ def _settings(path: str | None) -> dict[str, Any]:
     if unknown:
         raise InputError(f"{path}: unknown setting(s) {', '.join(sorted(unknown))}")
     return data
-
-
-def _connect_settings(settings: dict[str, Any]) -> dict[str, Any]:
-    """The connect stack's declared settings, defaults resolved (so the state can be compared with
-    them): the refresh and return URLs default to the onboarding endpoint's when onboardingUrl is set."""
-    from ..settings import resolve_onboarding_url
-
-    base = resolve_onboarding_url(str(settings["onboardingUrl"])) if settings.get("onboardingUrl") else None
-    return {
-        "publicKey": settings.get("publicKey"),
-        "applicationFee": float(settings.get("applicationFee") or 0.0),
-        "returnUrl": settings.get("returnUrl") or (f"{base}/return" if base else "https://example.com/onboarding/return"),
-        "refreshUrl": settings.get("refreshUrl")
-        or (f"{base}/refresh" if base else "https://example.com/onboarding/refresh"),
-        "secretKeyEnv": settings.get("secretKeyEnv") or "STRIPE_SECRET_KEY",
-    }
 
 
 # links and status: read the shards' states, never the API (status --refresh runs a real refresh first).

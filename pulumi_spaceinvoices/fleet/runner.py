@@ -1,15 +1,15 @@
 """Runs a fleet's stacks through the Automation API: each stack a local program folder (the CLI runs
 its program in its own process, so K stacks run truly in parallel), K at a time, on one shared rate
-budget; reads the states, moves organizations between shard states, reports
-progress and the summary.
+budget; reads the states, moves organizations between shard states, reports progress and the
+summary.
 
 The rate budget is shared, not split: every provider process of the fleet's stacks paces on one
-schedule kept in a file (SPACEINVOICES_RATE_FILE, locked for each request), at the budget (95 a
-second, a process's default). So the stacks that are sending use all of it while others start up
-or finish, and together they book no more than it; it needs no server round trip and no 429 to
-learn the limit. (A static split, budget / K each, left a shard's share idle during its start-up
-and its final checkpoint: at 10,000 organizations, K = 2, an up took 1.29x the bound split, 1.26x
-shared.) The client still pauses on a 429 for the server's Retry-After, every process with it.
+schedule kept in a file (SPACEINVOICES_RATE_FILE, locked for each request), at the budget
+(SPACEINVOICES_REQUESTS_PER_SECOND, else the client's default). So the stacks that are sending use
+all of it while others start up or finish, and together they book no more than it; it needs no
+server round trip and no 429 to learn the limit. A static split, budget / K each, would leave a
+stack's share idle while it starts up and while it writes its final checkpoint. The client still
+pauses on a 429 for the server's Retry-After, every process with it.
 """
 
 from __future__ import annotations
