@@ -1,7 +1,8 @@
 """The fleet's plan (pulumi_spaceinvoices/fleet/plan.py) as a pure function: states made up in memory,
 no Pulumi CLI (PATH is emptied), no network, no file. The layout of the organizations into shards,
 the moves of a reshard, the skip rule (an unchanged stack is skipped, --full runs all, a changed
-organization runs its shard), the phases, and every refusal naming what is wrong."""
+organization runs its shard), the phases, and every refusal naming what is wrong. Then act carrying a
+plan out on an in-memory fleet: moves, the recorded count, the phases in order."""
 
 from __future__ import annotations
 
@@ -210,3 +211,55 @@ def test_an_organization_in_two_states_is_refused_naming_it_and_the_fix():
 def test_the_organizations_the_plan_is_given_were_refused_naming_the_entry_and_property(text, message):
     with pytest.raises(InputError, match=message.replace("(", r"\(").replace(")", r"\)")):
         parse(text, "json")
+
+
+class FakeFleet:
+    """The state side of a fleet, in memory: what act asks of the backend, recorded in order."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, object]] = []
+
+    def move(self, moves, urns, say) -> None:
+        self.calls.append(("move", sorted((m.org_id, m.source, m.dest) for m in moves)))
+
+    def record_shards(self, shards: int) -> None:
+        self.calls.append(("record_shards", shards))
+
+    def remove_empty(self, stack: str) -> None:
+        self.calls.append(("remove_empty", stack))
+
+
+class Quiet:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def say(self, line: str) -> None:
+        self.lines.append(line)
+
+    def track(self, rows) -> None:
+        pass
+
+
+def test_act_moves_then_records_then_runs_the_phases_and_skips_the_shards_when_connect_fails(monkeypatch):
+    from pulumi_spaceinvoices.fleet import cli, runner
+
+    listed = orgs(30)
+    decided = plan(Request("up", shards=2, yes=True), listed, SETTINGS, Observed(3, fleet_states(listed, 3)), ENV)
+    ran: list[tuple[str, ...]] = []
+
+    def run_stacks(fleet, command, specs, *, parallel, budget, progress, rows, options=None):
+        ran.append(tuple(specs))
+        for stack in specs:
+            rows[stack].result = "failed" if stack == CONNECT_STACK else "succeeded"
+
+    monkeypatch.setattr(runner, "run_stacks", run_stacks)
+    fleet, progress = FakeFleet(), Quiet()
+    rows = cli.act(decided, fleet, progress, 10.0)
+
+    assert rows is not None and [c[0] for c in fleet.calls] == ["move", "record_shards", "remove_empty"]
+    assert fleet.calls[0][1] == sorted((m.org_id, m.source, m.dest) for m in decided.moves)
+    assert fleet.calls[1:] == [("record_shards", 2), ("remove_empty", "shard-02")]
+    assert ran == [(CONNECT_STACK,)], "the shards wait for the connect stack"
+    assert {s: (r.result, r.error) for s, r in rows.items() if s != CONNECT_STACK} == {
+        "shard-00": ("skipped", "the connect stack failed"), "shard-01": ("skipped", "the connect stack failed")}
+    assert "removed shard-02: outside 2 shards and empty" in progress.lines
