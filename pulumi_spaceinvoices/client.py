@@ -221,6 +221,14 @@ def path_segment(value: str) -> str:
     return quote(str(value), safe="")
 
 
+CONNECT_PATH = "/v1/stripe-connect"  # the account's Connect config (a singleton)
+
+
+def account_path(organization_id: str) -> str:
+    """An organization's Connect account."""
+    return f"/v1/organizations/{path_segment(organization_id)}/stripe-connect/account"
+
+
 class SpaceInvoicesClient:
     """A client of the Space Invoices Stripe Connect API.
 
@@ -265,29 +273,29 @@ class SpaceInvoicesClient:
 
     def get_stripe_connect(self) -> StripeConnect | None:
         """The account's Connect config, or None when Connect was never enabled."""
-        return self._request_or_none("GET", "/v1/stripe-connect", model=StripeConnect)
+        return self._request_or_none("GET", CONNECT_PATH, model=StripeConnect)
 
     def enable_stripe_connect(self, fields: StripeConnectFields) -> StripeConnect:
         """Enable Connect (POST). Not retried once sent: callers read back on a lost answer."""
-        return self._request("POST", "/v1/stripe-connect", body=fields.wire(), model=StripeConnect)
+        return self._request("POST", CONNECT_PATH, body=fields.wire(), model=StripeConnect)
 
     def update_stripe_connect(self, fields: StripeConnectFields) -> None:
         """Change the Connect config (PATCH answers 204: read it again for the new state). It sets
         absolute values, so it is retried like a GET, 500 included."""
-        self._request("PATCH", "/v1/stripe-connect", body=fields.wire())
+        self._request("PATCH", CONNECT_PATH, body=fields.wire())
 
     # -- Organization accounts (one per organization) -----------------------------------------
 
     def get_connect_account(self, organization_id: str) -> StripeConnectAccount | None:
         """The organization's Connect account, or None when it was not created yet. An answer that names
         another organization is an UnexpectedResponseError, never an account."""
-        return self._request_or_none("GET", self._account_path(organization_id), model=StripeConnectAccount,
+        return self._request_or_none("GET", account_path(organization_id), model=StripeConnectAccount,
                                      context={"organization_id": organization_id})
 
     def create_connect_account(self, organization_id: str, *, active: bool | None = None) -> StripeConnectAccount:
         """Create the organization's Connect account (POST, not retried once sent)."""
         body = StripeConnectAccountFields(active=active).wire()
-        return self._request("POST", self._account_path(organization_id), body=body, model=StripeConnectAccount,
+        return self._request("POST", account_path(organization_id), body=body, model=StripeConnectAccount,
                              context={"organization_id": organization_id})
 
     def update_connect_account(self, record_id: str, *, active: bool) -> None:
@@ -301,7 +309,7 @@ class SpaceInvoicesClient:
         The doc page says POST, the OpenAPI document GET: POST first, and on 405 or a route-level
         404 switch this client to GET for good. Minting a link twice is harmless, so it retries.
         """
-        path = self._account_path(organization_id) + "/link"
+        path = account_path(organization_id) + "/link"
         method = self._link_method
         try:
             return self._request(method, path, body={} if method == "POST" else None, repeatable=True,
@@ -339,10 +347,6 @@ class SpaceInvoicesClient:
         self.close()
 
     # -- Transport -------------------------------------------------------------------------------
-
-    @staticmethod
-    def _account_path(organization_id: str) -> str:
-        return f"/v1/organizations/{path_segment(organization_id)}/stripe-connect/account"
 
     def _session_(self) -> requests.Session:
         if self._session is None:

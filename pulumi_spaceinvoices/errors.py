@@ -111,6 +111,12 @@ class AuthenticationError(APIError):
 
 
 class NotFoundError(APIError):
+    @classmethod
+    def missing(cls, path: str, message: str) -> NotFoundError:
+        """A GET of ``path`` found nothing where something must be (after a write, or before a change):
+        the one way such an error is made, so each reads alike."""
+        return cls(status=404, method="GET", path=path, message=message)
+
     @property
     def route_level(self) -> bool:
         """True when the endpoint itself does not exist (not just the object)."""

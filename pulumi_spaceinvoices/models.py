@@ -11,16 +11,15 @@ client knows better (each one says why): a field is required only when something
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any
-from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, AliasGenerator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
+from .validators import is_object_id, looks_like_http_url
+
 _aliases = AliasGenerator(alias=to_camel)
-_OBJECT_ID = re.compile(r"[0-9a-fA-F]{24}")
 
 # Error types raised here; their messages are ours (the client shows them, and never pydantic's own).
 OWN_ERRORS = frozenset({"object_id", "foreign_object", "http_url"})
@@ -28,17 +27,14 @@ OWN_ERRORS = frozenset({"object_id", "foreign_object", "http_url"})
 
 def _object_id(value: str) -> str:
     """Ids the client keeps (in the state, or in a later URL) are 24-hex ObjectIds, nothing else."""
-    if not _OBJECT_ID.fullmatch(value):
+    if not is_object_id(value):
         raise PydanticCustomError("object_id", "is not a Space Invoices id (24 hexadecimal characters)")
     return value
 
 
 def _http_url(value: str) -> str:
-    try:
-        parts = urlsplit(value)
-    except ValueError:
-        parts = None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+    """A URL the API made for people to open (an onboarding link): http(s) with a host."""
+    if not looks_like_http_url(value):
         raise PydanticCustomError("http_url", "is not an http(s) URL")
     return value
 

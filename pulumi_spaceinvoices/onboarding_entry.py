@@ -23,8 +23,9 @@ from urllib.parse import quote, urlencode
 import pulumi
 
 from .errors import ConfigurationError, InvalidInputError
-from .organization_connect_account import validate_object_id
+from .fields import describe
 from .settings import program_config, resolve_onboarding_url, resolve_signing_key
+from .validators import checked_object_id
 
 # Changing the salt or the signed text revokes every entry URL ever handed out: never change them.
 SALT = "pulumi-spaceinvoices.onboarding-entry"
@@ -87,12 +88,13 @@ def entry_url(base_url: str, organization_id: str, signing_key: str, valid_until
 class GetOnboardingEntryUrlResult:
     """Result of :func:`get_onboarding_entry_url`."""
 
-    organization_id: str
-    """The organization the entry URL is for (24 hexadecimal characters)."""
-    url: str = field(repr=False)
-    """The signed entry URL to hand to the organization's admin (a secret: it opens their onboarding)."""
-    valid_until: str | None = None
-    """The last day (UTC, YYYY-MM-DD) the URL works, or null when it works until the key is rotated."""
+    organization_id: str = field(metadata=describe(
+        "The organization the entry URL is for (24 hexadecimal characters)."))
+    url: str = field(repr=False, metadata=describe(
+        "The signed entry URL to hand to the organization's admin (a secret: it opens their onboarding).",
+        secret=True))
+    valid_until: str | None = field(default=None, metadata=describe(
+        "The last day (UTC, YYYY-MM-DD) the URL works, or null when it works until the key is rotated."))
 
 
 @dataclass(frozen=True)
@@ -118,12 +120,7 @@ def get_onboarding_entry_url(
     ``SPACEINVOICES_ONBOARDING_URL`` and ``SPACEINVOICES_ONBOARDING_SIGNING_KEY``. Bad input is an
     InvalidInputError naming the argument; a missing setting a ConfigurationError naming both ways.
     """
-    if not isinstance(organization_id, str):
-        raise InvalidInputError("organization_id", "must be a string")
-    try:
-        org_id = validate_object_id(organization_id)
-    except ValueError as error:
-        raise InvalidInputError("organization_id", str(error)) from None
+    org_id = checked_object_id("organization_id", organization_id)
     day = parse_valid_until(valid_until)
     config = program_config()
     base = _setting("base_url", base_url, lambda: resolve_onboarding_url(base_url, config))

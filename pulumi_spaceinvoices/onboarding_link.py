@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING
 import pulumi
 
 from ._functions import call_as_output, client_for
-from .errors import APIConnectionError, APIError, InvalidInputError, NotFoundError
-from .organization_connect_account import validate_object_id
+from .errors import APIConnectionError, APIError, NotFoundError
+from .fields import describe
+from .validators import checked_object_id
 
 if TYPE_CHECKING:
     from .client import SpaceInvoicesClient
@@ -26,14 +27,13 @@ LINK_LIFETIME = timedelta(minutes=5)
 class GetOnboardingLinkResult:
     """Result of :func:`get_onboarding_link`."""
 
-    organization_id: str
-    """The organization the link is for (24 hexadecimal characters)."""
-    onboarding_complete: bool
-    """True when the organization's charges are enabled; then ``url`` is None."""
-    url: str | None = field(default=None, repr=False)
-    """Single-use onboarding URL (a secret)."""
-    expires_at: str | None = None
-    """Estimated expiry (UTC, ISO 8601): Stripe links last about five minutes."""
+    organization_id: str = field(metadata=describe("The organization the link is for (24 hexadecimal characters)."))
+    onboarding_complete: bool = field(metadata=describe(
+        "True when the organization's charges are enabled; then ``url`` is None."))
+    url: str | None = field(default=None, repr=False, metadata=describe(
+        "Single-use onboarding URL (a secret).", secret=True))
+    expires_at: str | None = field(default=None, metadata=describe(
+        "Estimated expiry (UTC, ISO 8601): Stripe links last about five minutes."))
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ def get_onboarding_link(
     Raises InvalidInputError for a malformed id (before any request) and NotFoundError when the
     organization has no Connect account yet (create an OrganizationConnectAccount first).
     """
-    return onboarding_link_with(client_for(access_token, api_url), _checked_id(organization_id))
+    return onboarding_link_with(client_for(access_token, api_url), checked_object_id("organization_id", organization_id))
 
 
 def onboarding_link_with(api: SpaceInvoicesClient, org_id: str) -> GetOnboardingLinkResult:
@@ -63,16 +63,15 @@ def onboarding_link_with(api: SpaceInvoicesClient, org_id: str) -> GetOnboarding
     try:
         account = api.get_connect_account(org_id)
         if account is None:
-            raise NotFoundError(
-                status=404, method="GET", path=f"/v1/organizations/{org_id}/stripe-connect/account",
-                message=f"organization {org_id} has no Stripe Connect account yet; "
-                        "create an OrganizationConnectAccount for it first",
-            )
+            from .client import account_path
+
+            raise NotFoundError.missing(account_path(org_id), f"organization {org_id} has no Stripe Connect account "
+                                        "yet; create an OrganizationConnectAccount for it first")
         if account.charges_enabled:
             return GetOnboardingLinkResult(organization_id=org_id, onboarding_complete=True)
         link = api.create_onboarding_link(org_id)
     except (APIError, APIConnectionError) as error:
-        from ._provider import describe_failure  # pulumi.dynamic loads only when it is needed
+        from .core import describe_failure  # pulumi.dynamic loads only when it is needed
 
         raise describe_failure("get_onboarding_link", f"for organization {org_id}", error) from None
     expires = (datetime.now(timezone.utc) + LINK_LIFETIME).isoformat(timespec="seconds").replace("+00:00", "Z")
@@ -105,11 +104,3 @@ def get_onboarding_link_output(
         expires_at=result.apply(lambda r: r.expires_at),
     )
 
-
-def _checked_id(organization_id: object) -> str:
-    if not isinstance(organization_id, str):
-        raise InvalidInputError("organization_id", "must be a string")
-    try:
-        return validate_object_id(organization_id)
-    except ValueError as error:
-        raise InvalidInputError("organization_id", str(error)) from None

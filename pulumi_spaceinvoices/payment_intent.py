@@ -13,6 +13,7 @@ import pulumi
 
 from ._functions import call_as_output, client_for
 from .errors import APIConnectionError, APIError, InvalidInputError
+from .fields import describe
 
 # Shareable ids are opaque tokens: letters, digits, '-' and '_' only, so nothing can alter the path.
 SHAREABLE_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
@@ -22,16 +23,13 @@ SHAREABLE_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 class GetPaymentIntentResult:
     """Result of :func:`get_payment_intent`."""
 
-    payment_intent_id: str
-    """The Stripe payment intent id (``pi_…``)."""
-    public_key: str
-    """The Stripe publishable key for the checkout form."""
-    client_secret: str = field(repr=False)
-    """The payment intent's client secret (a secret)."""
-    amount: float | None = None
-    """The amount to pay, in the invoice's currency."""
-    currency_id: str | None = None
-    """The invoice's currency (ISO 4217 code, e.g. ``EUR``)."""
+    payment_intent_id: str = field(metadata=describe("The Stripe payment intent id (``pi_…``)."))
+    public_key: str = field(metadata=describe("The Stripe publishable key for the checkout form."))
+    client_secret: str = field(repr=False, metadata=describe(
+        "The payment intent's client secret (a secret).", secret=True))
+    amount: float | None = field(default=None, metadata=describe("The amount to pay, in the invoice's currency."))
+    currency_id: str | None = field(default=None, metadata=describe(
+        "The invoice's currency (ISO 4217 code, e.g. ``EUR``)."))
 
 
 @dataclass(frozen=True)
@@ -52,7 +50,7 @@ def get_payment_intent(shareable_id: str, *, api_url: str | None = None) -> GetP
     try:
         intent = client_for(None, api_url).get_payment_intent(shareable_id)
     except (APIError, APIConnectionError) as error:
-        from ._provider import describe_failure  # pulumi.dynamic loads only when it is needed
+        from .core import describe_failure  # pulumi.dynamic loads only when it is needed
 
         raise describe_failure("get_payment_intent", f"for document {shareable_id}", error) from None
     return GetPaymentIntentResult(

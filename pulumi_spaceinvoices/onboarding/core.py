@@ -39,7 +39,7 @@ from urllib.parse import urlsplit
 
 from .. import onboarding_entry as entry
 from ..errors import APIConnectionError, APIError, ConfigurationError, NotFoundError, SpaceInvoicesError
-from ..organization_connect_account import validate_object_id
+from ..validators import validate_object_id
 from . import pages
 
 logger = logging.getLogger("pulumi_spaceinvoices.onboarding")

@@ -42,7 +42,7 @@ from pulumi.provider.experimental.provider import (
 )
 from pulumi.provider.experimental.provider import ConfigureRequest as PluginConfigureRequest
 
-from .. import _provider as shared
+from .. import core
 from .. import onboarding_entry as entry_core
 from .. import onboarding_link as link_core
 from .. import organization_connect_account as account_core
@@ -63,7 +63,7 @@ from . import schema
 from ._names import camel, snake
 
 T = TypeVar("T")
-UNKNOWN = shared.UNKNOWN
+UNKNOWN = core.UNKNOWN
 
 
 # -- PropertyValues <-> the core's plain values -------------------------------------------------
@@ -105,7 +105,7 @@ def property_value(value: Any) -> PropertyValue:
     raise TypeError(f"no property value for {type(value).__name__}")
 
 
-def from_core(values: Mapping[str, Any], kind: schema.Kind, secret: Collection[str] = frozenset(),
+def from_core(values: Mapping[str, Any], kind: schema.Member, secret: Collection[str] = frozenset(),
               *, drop_none: bool = False) -> dict[str, PropertyValue]:
     """Core values back to camelCase PropertyValues, secrets marked from the schema (and as they arrived)."""
     out = {}
@@ -129,20 +129,20 @@ async def off_loop(step: Callable[..., T], *args: Any) -> T:
 class CoreResource:
     """A resource served by its dynamic provider class (the core), unchanged."""
 
-    def __init__(self, kind: schema.Kind, core: shared.SpaceInvoicesProvider, output_only: list[str]) -> None:
+    def __init__(self, kind: schema.Member, provider: core.SpaceInvoicesProvider, output_only: list[str]) -> None:
         self.kind = kind
-        self.core = core
+        self.provider = provider
         self.output_only = output_only
 
     async def check(self, request: CheckRequest) -> CheckResponse:
         olds, _ = to_core(request.old_inputs)
         news, secret = to_core(request.new_inputs)
-        result: CheckResult = await off_loop(self.core.check, olds, news)
+        result: CheckResult = await off_loop(self.provider.check, olds, news)
         failures = [CheckFailure(camel(f.property), f.reason) for f in result.failures or []]
         return CheckResponse(from_core(result.inputs, self.kind, secret, drop_none=True), failures)
 
     def _diff(self, resource_id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        return self.core.diff(resource_id, olds, news)
+        return self.provider.diff(resource_id, olds, news)
 
     async def diff(self, request: DiffRequest) -> DiffResponse:
         olds, _ = to_core(request.old_state)
@@ -162,12 +162,12 @@ class CoreResource:
         if request.preview:  # no side effect in preview: the computed outputs are not known yet
             return CreateResponse(None, from_core({**props, **dict.fromkeys(self.output_only, UNKNOWN)},
                                                   self.kind, secret))
-        result: CreateResult = await off_loop(self.core.create, props)
+        result: CreateResult = await off_loop(self.provider.create, props)
         return CreateResponse(result.id, from_core(result.outs or {}, self.kind, secret))
 
     async def read(self, request: ReadRequest) -> ReadResponse:
         props, secret = to_core(request.properties)
-        result: ReadResult = await off_loop(self.core.read, request.resource_id, props)
+        result: ReadResult = await off_loop(self.provider.read, request.resource_id, props)
         if not result.id:
             return ReadResponse(None, {}, {})
         inputs = dict(result.inputs or {})
@@ -186,18 +186,18 @@ class CoreResource:
             stables = set(self._diff(request.resource_id, olds, news).stables or [])
             unknown = {key: UNKNOWN for key in self.output_only if key not in stables}
             return UpdateResponse(from_core({**olds, **news, **unknown}, self.kind, secret))
-        result: UpdateResult = await off_loop(self.core.update, request.resource_id, olds, news)
+        result: UpdateResult = await off_loop(self.provider.update, request.resource_id, olds, news)
         return UpdateResponse(from_core(result.outs or {}, self.kind, secret))
 
     async def delete(self, request: DeleteRequest) -> None:
         props, _ = to_core(request.properties)
-        await off_loop(self.core.delete, request.resource_id, props)
+        await off_loop(self.provider.delete, request.resource_id, props)
 
 
 def shown_changes(keys: list[str], olds: Mapping[str, Any], news: Mapping[str, Any], replaces: list[str]) -> list[str]:
     """The inputs to show as changed in a diff the core decided on (display only: the decision is the core's)."""
-    return [key for key in keys if key in replaces or shared.is_unknown(news.get(key))
-            or (news.get(key) is not None and not shared.same_value(olds.get(key), news.get(key)))]
+    return [key for key in keys if key in replaces or core.is_unknown(news.get(key))
+            or (news.get(key) is not None and not core.same_value(olds.get(key), news.get(key)))]
 
 
 class OnboardingLinkResource:
@@ -216,7 +216,7 @@ class OnboardingLinkResource:
 
     async def check(self, request: CheckRequest) -> CheckResponse:
         news, secret = to_core(request.new_inputs)
-        inputs, failures = shared.check_inputs(
+        inputs, failures = core.check_inputs(
             account_core.inputs_model(), {"organization_id": news.get("organization_id")}, defaults={},
             required=frozenset({"organization_id"}), output_keys=frozenset())
         failures += [DynamicCheckFailure(key, "is not a property of this resource")
@@ -228,7 +228,7 @@ class OnboardingLinkResource:
     async def diff(self, request: DiffRequest) -> DiffResponse:
         olds, _ = to_core(request.old_state)
         news, _ = to_core(request.new_inputs)
-        moved = not shared.same_value(olds.get("organization_id"), news.get("organization_id"))
+        moved = not core.same_value(olds.get("organization_id"), news.get("organization_id"))
         stale = olds.get("onboarding_complete") is not True  # a link made earlier has expired or was used
         diffs = ["organizationId"] if moved else ["url"] if stale else []
         return DiffResponse(changes=bool(diffs), diffs=diffs,
@@ -334,7 +334,7 @@ class SpaceInvoicesPlugin(Provider):
                       CONFIG_SIGNING_KEY: _known_text(request.args.get(schema.CONFIG_SIGNING_KEY))}
         self._config = {key: value for key, value in {**values, **onboarding}.items() if value}
         # The core's own settings (one client per process; the engine starts a process per provider).
-        shared.SpaceInvoicesProvider().configure(ConfigureRequest(Config(values, "spaceinvoices")))
+        core.SpaceInvoicesProvider().configure(ConfigureRequest(Config(values, "spaceinvoices")))
         return ConfigureResponse(accept_secrets=True, supports_preview=True, accept_resources=False,
                                  accept_outputs=False)
 

@@ -1,14 +1,12 @@
-"""The package schema of the plugin, derived from the core: names, types and descriptions come from
-the resource modules' Args dataclasses, resource classes and function results (their field
-docstrings), required and secret properties from the same modules' constants. Nothing here names a
-property of the two resources; what only the plugin has (its onboarding-link resource, the provider
-config, the invoke's argument) is described here, once.
+"""The package schema of the plugin, derived from the core's declarations: names, types,
+descriptions, required and secret properties come from the resource modules' Args and State
+dataclasses and the functions' result dataclasses (``fields.describe`` on each field). Nothing here
+names a property of the two resources; what only the plugin has (its onboarding-link resource, the
+provider config, the invoke's arguments) is described here, once.
 """
 
 from __future__ import annotations
 
-import ast
-import inspect
 import json
 import re
 import textwrap
@@ -22,6 +20,7 @@ from .. import organization_connect_account as account_core
 from .. import payment_intent as payment_core
 from .. import stripe_connect_config as connect_core
 from .._version import __version__
+from ..fields import Declared, declared, schema_type
 from ._names import camel
 
 PACKAGE = "spaceinvoices"
@@ -37,12 +36,12 @@ class Field:
     """One property: its core (snake_case) name, schema type and description."""
 
     name: str
-    spec: dict[str, Any]
+    type: dict[str, Any]
     description: str
 
 
 @dataclass(frozen=True)
-class Kind:
+class Member:
     """A resource or function of the schema, in the core's terms."""
 
     token: str
@@ -62,32 +61,6 @@ class Kind:
         return [f.name for f in self.outputs]
 
 
-def _documented_fields(cls: type) -> dict[str, tuple[str, str]]:
-    """``{field: (annotation source, docstring)}`` of a class whose annotated fields carry the
-    docstring right below them (what the core's Args and resource classes do)."""
-    tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
-    body = tree.body[0].body  # type: ignore[attr-defined]
-    found: dict[str, tuple[str, str]] = {}
-    for index, node in enumerate(body):
-        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-            following = body[index + 1] if index + 1 < len(body) else None
-            doc = ""
-            if (isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant)
-                    and isinstance(following.value.value, str)):
-                doc = " ".join(following.value.value.split())
-            found[node.target.id] = (ast.unparse(node.annotation), doc)
-    return found
-
-
-def _type_of(annotation: str) -> dict[str, Any]:
-    if "Mapping" in annotation or "dict" in annotation:
-        return {"$ref": "pulumi.json#/Any"}
-    for python, schema_type in (("bool", "boolean"), ("float", "number"), ("str", "string")):
-        if python in annotation:
-            return {"type": schema_type}
-    raise TypeError(f"no schema type for the annotation {annotation!r}")
-
-
 _LITERAL = re.compile(r"``([^`]+)``")
 _SNAKE_WORD = re.compile(r"\b[a-z]+(?:_[a-z]+)+\b")
 
@@ -100,42 +73,37 @@ def _markdown(text: str) -> str:
 
 
 def _summary(cls: type) -> str:
-    """A class docstring up to its Python example, as Markdown."""
-    doc = inspect.getdoc(cls) or ""
+    """A class docstring (data, not source) up to its Python example, as Markdown."""
+    first, _, rest = (cls.__doc__ or "").partition("\n")
+    doc = f"{first.strip()}\n{textwrap.dedent(rest)}"
     return _markdown(doc.split("Example::", 1)[0].strip())
 
 
-def _fields(names: list[str], *sources: type, extra: dict[str, str] | None = None) -> tuple[Field, ...]:
-    """Fields named ``names``: the type from the first source that declares the field, the
-    description from the first that documents it."""
-    documented = [_documented_fields(source) for source in sources]
-    fields = []
-    for name in names:
-        annotation = next(found[name][0] for found in documented if name in found)
-        description = next((found[name][1] for found in documented if found.get(name, ("", ""))[1]), "")
-        description = description or (extra or {}).get(name, "")
-        fields.append(Field(name, _type_of(annotation), _markdown(description)))
-    return tuple(fields)
+def _schema_fields(items: tuple[Declared, ...], names: list[str] | None = None) -> tuple[Field, ...]:
+    """The declared fields (those named, in that order), as schema properties."""
+    by_name = {item.name: item for item in items}
+    chosen = [by_name[name] for name in names] if names is not None else list(items)
+    return tuple(Field(item.name, schema_type(item.annotation), _markdown(item.prop.description)) for item in chosen)
+
+
+def _secrets(*items: tuple[Declared, ...]) -> frozenset[str]:
+    return frozenset(item.name for group in items for item in group if item.prop.secret)
+
+
+def _resource(core: Any, resource: type) -> Member:
+    declared_ = core.DECLARED
+    return Member(f"{PACKAGE}:index:{resource.__name__}", _summary(resource), _schema_fields(declared_.inputs),
+                  _schema_fields(declared_.outputs), declared_.required, frozenset(declared_.secrets))
 
 
 @cache
-def stripe_connect_config() -> Kind:
-    core = connect_core
-    inputs = _fields(core.INPUT_KEYS, core.StripeConnectConfigArgs)
-    outputs = _fields([*core.INPUT_KEYS, *core.OUTPUT_ONLY_KEYS], core.StripeConnectConfigArgs,
-                      core.StripeConnectConfig)
-    return Kind(f"{PACKAGE}:index:StripeConnectConfig", _summary(core.StripeConnectConfig), inputs, outputs,
-                core.REQUIRED, frozenset(core.StripeConnectConfig._secret_outputs))
+def stripe_connect_config() -> Member:
+    return _resource(connect_core, connect_core.StripeConnectConfig)
 
 
 @cache
-def organization_connect_account() -> Kind:
-    core = account_core
-    inputs = _fields(core.INPUT_KEYS, core.OrganizationConnectAccountArgs)
-    outputs = _fields([*core.INPUT_KEYS, *core.OUTPUT_ONLY_KEYS], core.OrganizationConnectAccountArgs,
-                      core.OrganizationConnectAccount)
-    return Kind(f"{PACKAGE}:index:OrganizationConnectAccount", _summary(core.OrganizationConnectAccount), inputs,
-                outputs, core.REQUIRED, frozenset())
+def organization_connect_account() -> Member:
+    return _resource(account_core, account_core.OrganizationConnectAccount)
 
 
 LINK_DESCRIPTION = (
@@ -151,12 +119,11 @@ LINK_DESCRIPTION = (
 
 
 @cache
-def onboarding_link_resource() -> Kind:
-    result = link_core.GetOnboardingLinkResult
-    inputs = _fields(["organization_id"], result)
-    outputs = _fields(["organization_id", "onboarding_complete", "url", "expires_at"], result)
-    return Kind(f"{PACKAGE}:index:OnboardingLink", LINK_DESCRIPTION, inputs, outputs,
-                frozenset({"organization_id"}), frozenset({"url"}))
+def onboarding_link_resource() -> Member:
+    """The link function's result as a resource: its argument, the organization, is the input."""
+    result = declared(link_core.GetOnboardingLinkResult)
+    return Member(f"{PACKAGE}:index:OnboardingLink", LINK_DESCRIPTION, _schema_fields(result, ["organization_id"]),
+                  _schema_fields(result), frozenset({"organization_id"}), _secrets(result))
 
 
 PAYMENT_INTENT_DESCRIPTION = (
@@ -168,13 +135,11 @@ SHAREABLE_ID_DESCRIPTION = "The invoice's shareable id (letters, digits, `-` and
 
 
 @cache
-def get_payment_intent() -> Kind:
-    result = payment_core.GetPaymentIntentResult
-    outputs = _fields(["payment_intent_id", "public_key", "client_secret", "amount", "currency_id"], result)
+def get_payment_intent() -> Member:
+    result = declared(payment_core.GetPaymentIntentResult)
     shareable = Field("shareable_id", {"type": "string"}, SHAREABLE_ID_DESCRIPTION)
-    return Kind(f"{PACKAGE}:index:getPaymentIntent", PAYMENT_INTENT_DESCRIPTION, (shareable,), outputs,
-                frozenset({"shareable_id"}), frozenset({"client_secret"}),
-                frozenset({"payment_intent_id", "public_key", "client_secret"}))
+    return Member(f"{PACKAGE}:index:getPaymentIntent", PAYMENT_INTENT_DESCRIPTION, (shareable,), _schema_fields(result),
+                  frozenset({"shareable_id"}), _secrets(result), frozenset(f.name for f in result if f.required))
 
 
 ENTRY_URL_DESCRIPTION = (
@@ -193,21 +158,21 @@ ENTRY_URL_INPUTS = {
 
 
 @cache
-def get_onboarding_entry_url() -> Kind:
-    result = entry_core.GetOnboardingEntryUrlResult
-    outputs = _fields(["organization_id", "url", "valid_until"], result)
-    inputs = (_fields(["organization_id"], result)
+def get_onboarding_entry_url() -> Member:
+    result = declared(entry_core.GetOnboardingEntryUrlResult)
+    inputs = (_schema_fields(result, ["organization_id"])
               + tuple(Field(name, {"type": "string"}, text) for name, text in ENTRY_URL_INPUTS.items())
-              + _fields(["valid_until"], result))
-    return Kind(f"{PACKAGE}:index:getOnboardingEntryUrl", ENTRY_URL_DESCRIPTION, inputs, outputs,
-                frozenset({"organization_id"}), frozenset({"url", "signing_key"}), frozenset({"organization_id", "url"}))
+              + _schema_fields(result, ["valid_until"]))
+    return Member(f"{PACKAGE}:index:getOnboardingEntryUrl", ENTRY_URL_DESCRIPTION, inputs, _schema_fields(result),
+                  frozenset({"organization_id"}), _secrets(result) | {"signing_key"},
+                  frozenset(f.name for f in result if f.required))
 
 
-def resources() -> list[Kind]:
+def resources() -> list[Member]:
     return [stripe_connect_config(), organization_connect_account(), onboarding_link_resource()]
 
 
-def functions() -> list[Kind]:
+def functions() -> list[Member]:
     return [get_payment_intent(), get_onboarding_entry_url()]
 
 
@@ -239,10 +204,10 @@ CONFIG = {
 def _properties(fields: tuple[Field, ...], secrets: frozenset[str]) -> dict[str, Any]:
     out = {}
     for field in fields:
-        spec = {**field.spec, "description": field.description}
+        prop = {**field.type, "description": field.description}
         if field.name in secrets:
-            spec["secret"] = True
-        out[camel(field.name)] = spec
+            prop["secret"] = True
+        out[camel(field.name)] = prop
     return out
 
 
@@ -257,7 +222,7 @@ IMPORT = {
 }
 
 
-def _described(kind: Kind) -> str:
+def _described(kind: Member) -> str:
     found = IMPORT.get(kind.token.rsplit(":", 1)[1])
     if found is None:
         return kind.description
@@ -266,7 +231,7 @@ def _described(kind: Kind) -> str:
             f"```sh\n$ pulumi import {kind.token} {name} {example_id}\n```\n")
 
 
-def _resource_spec(kind: Kind) -> dict[str, Any]:
+def _resource_entry(kind: Member) -> dict[str, Any]:
     return {
         "description": _described(kind),
         "inputProperties": _properties(kind.inputs, kind.secrets),
@@ -276,7 +241,7 @@ def _resource_spec(kind: Kind) -> dict[str, Any]:
     }
 
 
-def _function_spec(kind: Kind) -> dict[str, Any]:
+def _function_entry(kind: Member) -> dict[str, Any]:
     return {
         "description": kind.description,
         "inputs": {"properties": _properties(kind.inputs, kind.secrets),
@@ -305,8 +270,8 @@ def schema() -> dict[str, Any]:
             "inputProperties": CONFIG,
             "properties": CONFIG,
         },
-        "resources": {kind.token: _resource_spec(kind) for kind in resources()},
-        "functions": {kind.token: _function_spec(kind) for kind in functions()},
+        "resources": {kind.token: _resource_entry(kind) for kind in resources()},
+        "functions": {kind.token: _function_entry(kind) for kind in functions()},
         "repository": REPOSITORY,
         # Generated SDKs are whole packages (pyproject.toml, package.json, go.mod) at the schema's version.
         "meta": {"supportPack": True},
