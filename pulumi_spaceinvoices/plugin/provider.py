@@ -241,8 +241,8 @@ class OnboardingLinkResource:
         return dataclasses.asdict(result)
 
     def _pending(self, props: Mapping[str, Any]) -> dict[str, Any]:
-        return {"organization_id": props.get("organization_id"), "onboarding_complete": UNKNOWN, "url": UNKNOWN,
-                "expires_at": UNKNOWN}
+        """Preview: the organization as given, every other output unknown."""
+        return {key: props.get(key) if key in self.kind.input_keys else UNKNOWN for key in self.kind.output_keys}
 
     async def create(self, request: CreateRequest) -> CreateResponse:
         props, secret = to_core(request.properties)
