@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cli-args", default="",
                         help="extra arguments for every pulumi command of the cli section, e.g. '--parallel 16'")
     parser.add_argument("--cli-no-settled", action="store_true",
-                        help="cli section: skip the settled-program variant (README: Large fleets)")
+                        help="cli section: skip the settled-program variant (docs/fleets.md)")
     parser.add_argument("--fleet-layouts", type=_layouts, default=None,
                         help="fleet section: SHARDSxK layouts, comma-separated (1x1,10x1,10x2,10x5,10x10; quick 2x2)")
     parser.add_argument("--fleet-modes", type=_modes, default=None,

@@ -62,7 +62,7 @@ PROGRAMS = ("floor", "ours")
 SETTLED_PHASES = ("preview", "up", "noop_up")  # refresh and destroy do not run the program
 SETTLE = """
 
-# Added by benchmarks/cli.py (README "Large fleets"): yield once after the top-level code, so the SDK
+# Added by benchmarks/cli.py (docs/fleets.md, step 2): yield once after the top-level code, so the SDK
 # awaits each registration instead of re-waiting on every pending output at each completion.
 import asyncio as _asyncio  # noqa: E402
 

@@ -1,4 +1,4 @@
-"""Fleets (README "Fleets"): N organizations through `spaceinvoices-fleet` under the real CLI, in
+"""Fleets (docs/fleets.md): N organizations through `spaceinvoices-fleet` under the real CLI, in
 one shard stack and in S shards with K run at once, against one sandbox (its own process) with
 20 ms latency and its 100 requests/s limit per token; phases preview, up, no-op up, refresh and
 destroy, each one run of the command (so the connect stack, the state reads and every start-up

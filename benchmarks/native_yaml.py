@@ -1,6 +1,6 @@
 """One stack of N organizations through the native plugin from a Pulumi YAML program, by hand: no
 Python program process at all (the YAML host is Go), to show how much of the single stack's time was
-the Python program side (README "Large fleets"). The program is generated: the Connect config and N
+the Python program side (docs/fleets.md). The program is generated: the Connect config and N
 `spaceinvoices:index:OrganizationConnectAccount`s on the default provider. Real CLI, sandbox with
 20 ms latency and its 100 requests/s limit, `PULUMI_SKIP_CHECKPOINTS=true`; phases preview, up,
 no-op up, refresh, destroy, each a fresh `pulumi` process; figures: wall, requests, 429s and the

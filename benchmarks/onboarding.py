@@ -1,4 +1,4 @@
-"""The onboarding endpoint's own cost (README "Onboarding"): `spaceinvoices-onboarding serve` as users
+"""The onboarding endpoint's own cost (docs/onboarding.md): `spaceinvoices-onboarding serve` as users
 run it (one uvicorn process), in front of the sandbox.
 
 - Entry pages: `connections` keep-alive clients in one asyncio process GET signed entry URLs of

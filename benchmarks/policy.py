@@ -1,4 +1,4 @@
-"""What the policy pack adds to a preview (issue 23; README "Policy pack"): the `cli` section's stack
+"""What the policy pack adds to a preview (issue 23; docs/policy-pack.md): the `cli` section's stack
 (examples/multi-org with N organizations, real CLI, sandbox process, skipped checkpoints) previewed
 with and without `--policy-pack pulumi_spaceinvoices/policy/pack` (default pack config: every rule
 runs on every resource, none fails), and with a no-op pack (one policy that returns at once: what

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Makes the artifacts of a release from the commit checked out (README.md, "Releases and versions"):
+# Makes the artifacts of a release from the commit checked out (docs/releases.md):
 #
 #   bash scripts/release.sh OUT_DIR [TAG]     # e.g. bash scripts/release.sh dist v0.2.0
 #

@@ -4,7 +4,7 @@ program only wired to it.
 
 - yaml: nothing to build (the YAML host talks to the plugin directly).
 - python: `pip install --no-deps` of sdk/python into a folder the program gets as PYTHONPATH.
-- typescript: sdk/nodejs packed by scripts/pack-nodejs-sdk.sh (the README's way) and installed
+- typescript: sdk/nodejs packed by scripts/pack-nodejs-sdk.sh (docs/native-provider.md's way) and installed
   with the program's package.json, once; each copy links that node_modules.
 - go: a `replace` of the SDK's module by sdk/go's absolute path. The lifecycle program is built
   once and each copy's Pulumi.yaml names that binary (`runtime.options.binary`), so no step
@@ -82,7 +82,7 @@ class Toolchains:
     @cached_property
     def node_modules(self) -> Path:
         tarball = run("bash", str(ROOT / "scripts" / "pack-nodejs-sdk.sh"), str(self.root / "nodejs-sdk"),
-                      cwd=self.root).strip()  # the README's way
+                      cwd=self.root).strip()  # docs/native-provider.md's way
         deps = self.root / "typescript"
         deps.mkdir()
         shutil.copy(LIFECYCLE / "typescript" / "package.json", deps)
