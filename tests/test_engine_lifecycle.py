@@ -220,7 +220,7 @@ def test_an_up_that_fails_on_a_bad_token_converges_once_the_token_is_fixed(lifec
 
 def test_pulumi_import_fails_inside_the_sdk_and_declaring_the_resource_adopts_instead(
         lifecycle, sandbox, api, org_id, connect_enabled):
-    """What README's "Adopting existing objects" says: `pulumi import` of a dynamic resource dies in
+    """What docs/resources.md ("Adoption instead of import") says: `pulumi import` of a dynamic resource dies in
     the SDK's provider server before this package runs; declaring the resource adopts the object."""
     assert api.post(f"/v1/organizations/{org_id}/stripe-connect/account", json={}).status_code == 200
     project = lifecycle()

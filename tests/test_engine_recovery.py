@@ -90,7 +90,7 @@ def test_an_up_killed_midway_then_cancelled_converges_with_one_account_per_organ
     locked = project.up(check=False, env=env)
     if "failed to load checkpoint" in locked.stdout:
         # Seen once in a loaded CI-like run: the kill cut the file backend's checkpoint write short.
-        # The recovery README gives: put back the previous checkpoint the backend keeps beside it.
+        # docs/troubleshooting.md ("An interrupted `pulumi up`") gives: put back the previous checkpoint the backend keeps beside it.
         restore_previous_checkpoint(workspace.backend)
         locked = project.up(check=False, env=env)
     assert locked.returncode != 0 and "the stack is currently locked" in locked.stdout

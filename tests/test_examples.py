@@ -327,7 +327,7 @@ def test_the_quickstart_as_printed_from_run_sh_to_run_sh_stop(quickstart: Quicks
     started = time.monotonic()
     typed(refresh)
     # `pulumi refresh` without --skip-preview reads every resource twice: once to show the preview
-    # of the refresh, once to apply it. One GET per resource per pass, as DESIGN promises.
+    # of the refresh, once to apply it. One GET per resource per pass, as ARCHITECTURE.md's Targets say.
     assert steps.record(refresh, started, sandbox.calls()) == {"get_connect": 2, "get_account": 2}
     assert state_of(":OrganizationConnectAccount")["charges_enabled"] is True
     assert outputs()["charges_enabled"] is False  # stack outputs come from the program: the next up

@@ -165,7 +165,7 @@ TARGETS = [
            lambda w: get_payment_intent(w.shareable_id, api_url=w.sandbox.url), _intent_read),
 ]
 
-# What the retry policy may repeat, by the kind of request (README, "The client").
+# What the retry policy may repeat, by the kind of request (docs/client-and-sandbox.md, "The client").
 METHOD = {"get_connect": "GET", "get_account": "GET", "get_payment_intent": "GET", "update_connect": "PATCH",
           "update_account": "PATCH", "enable_connect": "POST", "create_account": "POST", "create_link": "POST"}
 REPEATABLE_POST = {"create_link"}  # minting a second onboarding link is harmless

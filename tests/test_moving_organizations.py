@@ -1,4 +1,4 @@
-"""Moving an organization's account between two hand-written stacks, under the real CLI (README
+"""Moving an organization's account between two hand-written stacks, under the real CLI (docs/fleets.md,
 "Moving an organization between stacks").
 
 Declared in a second stack, an account is adopted there (create reads first); if the first stack

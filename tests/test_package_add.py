@@ -137,7 +137,7 @@ def test_the_plugin_runs_from_source_as_python_m_pulumi_spaceinvoices(tmp_path):
 
 
 def test_pulumi_package_commands_run_at_the_repository_root(workspace, checkout, tmp_path):
-    """At the root of a clone, beside PulumiPlugin.yaml: README's `pulumi package get-schema <the
+    """At the root of a clone, beside PulumiPlugin.yaml: docs/native-provider.md's `pulumi package get-schema <the
     repository's folder>`, and `gen-sdk`. The CLI refuses a folder with both PulumiPlugin.yaml and a
     Pulumi.yaml ("detected both"), which is why the quickstart's project is examples/quickstart."""
     assert (checkout / "PulumiPlugin.yaml").is_file() and not (checkout / "Pulumi.yaml").exists()
