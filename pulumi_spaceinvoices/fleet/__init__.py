@@ -1,4 +1,4 @@
-"""`spaceinvoices-fleet`: many organizations across the stacks of one project (README "Fleets").
+"""`spaceinvoices-fleet`: many organizations across the stacks of one project (docs/fleets.md).
 
 organizations.py loads and checks the list, layout.py places organizations in shard stacks (jump
 consistent hashing) and plans moves, scope.py decides which stacks hold their input already, plan.py

@@ -1,5 +1,5 @@
 """`spaceinvoices-fleet COMMAND ORGANIZATIONS`: preview, up, refresh or destroy a fleet; links and status
-of its onboarding (README "Fleets").
+of its onboarding (docs/fleets.md).
 
 Exit codes: 0 every stack succeeded; 1 a stack failed (the summary names it and its error); 2 the
 input or the layout was refused before anything ran.
