@@ -63,11 +63,6 @@ REQUIRED = DECLARED.required
 DEFAULTS = DECLARED.defaults
 
 
-def stored_id(name: str, value: Any) -> str:
-    """An id taken from the state or from `get`, which `check` never saw: refused before it reaches a URL."""
-    return checked_object_id(name, value)
-
-
 @cache
 def inputs_model() -> type[BaseModel]:
     """The pydantic model that validates the inputs, built on first use: only the provider process
@@ -131,7 +126,7 @@ class OrganizationConnectAccountProvider(core.SpaceInvoicesProvider):
         return fresh or live
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        org_id = stored_id("organization_id", props.get("organization_id") or id_)
+        org_id = checked_object_id("organization_id", props.get("organization_id") or id_)
         live = core.run_step("reading", f"{WHAT} for organization {org_id}",
                                lambda: core.client().get_connect_account(org_id), saved_settings=True)
         if live is None:
@@ -140,10 +135,10 @@ class OrganizationConnectAccountProvider(core.SpaceInvoicesProvider):
         return ReadResult(org_id, outs, inputs={key: outs[key] for key in INPUT_KEYS})
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        org_id = stored_id("organization_id", news["organization_id"])
+        org_id = checked_object_id("organization_id", news["organization_id"])
         what = f"{WHAT} for organization {org_id}"
         record_id = olds.get("connect_account_id")
-        record_id = stored_id("connect_account_id", record_id) if record_id else None
+        record_id = checked_object_id("connect_account_id", record_id) if record_id else None
         from .client import account_path
 
         api = core.client()
@@ -160,9 +155,9 @@ class OrganizationConnectAccountProvider(core.SpaceInvoicesProvider):
         return UpdateResult(outputs_from(live, org_id))
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
-        org_id = stored_id("organization_id", props.get("organization_id") or id_)
+        org_id = checked_object_id("organization_id", props.get("organization_id") or id_)
         record_id = props.get("connect_account_id")
-        record_id = stored_id("connect_account_id", record_id) if record_id else None
+        record_id = checked_object_id("connect_account_id", record_id) if record_id else None
         what = f"{WHAT} for organization {org_id}"
         if core.touched(TOUCHED_AS, org_id):
             core.log_info(f"{what}: leaving the account active: another resource created or adopted it in this "
