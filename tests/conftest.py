@@ -13,6 +13,11 @@
   (what a fresh provider process would forget).
 - `workspace`: the real Pulumi CLI with a PULUMI_HOME, file backend and passphrase of the test's own
   (tests/realengine.py); a test that uses it needs `pulumi` on PATH (skips elsewhere, fails under CI=true).
+
+Tiers: every test has exactly one of the markers pytest.ini registers (TIERS), from a
+`pytestmark = pytest.mark.<tier>` at the top of its module, a mark on the test itself (modules whose
+tests span tiers), or MODULE_TIERS for a module that cannot carry one. Collection fails, naming the
+tests, when one has none or several. docs/testing.md describes the tiers.
 """
 
 from __future__ import annotations
@@ -32,6 +37,28 @@ from pulumi_spaceinvoices.sandbox import Account, Sandbox, run_sandbox
 from pulumi_spaceinvoices.settings import CONFIG_API_URL, CONFIG_TOKEN
 
 _emails = itertools.count(1)
+
+TIERS = ("unit", "sandbox", "stepwise", "engine", "native", "browser", "postgres", "release")
+# Modules that cannot carry a `pytestmark` of their own: tests/test_upgrade.py, the compatibility
+# contract with earlier releases (ARCHITECTURE.md), is left as it is.
+MODULE_TIERS = {"test_upgrade.py": "engine"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects: every collected test is checked, whatever is run
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    untiered: list[str] = []
+    for item in items:
+        if item.path.name in MODULE_TIERS:
+            item.add_marker(MODULE_TIERS[item.path.name])
+        tiers = sorted({mark.name for mark in item.iter_markers() if mark.name in TIERS})
+        if len(tiers) != 1:
+            untiered.append(f"  {item.nodeid}: {', '.join(tiers) or 'no tier'}")
+    if untiered:
+        raise pytest.UsageError(
+            "every test needs exactly one tier marker (" + ", ".join(TIERS) + "): add "
+            "`pytestmark = pytest.mark.<tier>` at the top of the module (or mark each test of a module "
+            "whose tests span tiers); docs/testing.md says which tier is which. Tests without exactly one:\n"
+            + "\n".join(untiered[:50]) + (f"\n  … and {len(untiered) - 50} more" if len(untiered) > 50 else ""))
 
 
 class SandboxSession(requests.Session):

@@ -19,6 +19,8 @@ import pytest
 
 from tests.realengine import ROOT, Workspace, require_cli
 
+pytestmark = pytest.mark.postgres
+
 MULTI_ORG = ROOT / "examples" / "multi-org"
 SECRET_KEY = "sk_test_PostgresBackend0000"
 ORGS = 6

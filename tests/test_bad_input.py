@@ -252,6 +252,7 @@ def _configure_for(sandbox, token: str) -> None:
 # -- StripeConnectConfig --------------------------------------------------------------------------------------
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("prop", list(INVALID_CONFIG))
 @PROPERTY
 @given(data=st.data())
@@ -264,6 +265,7 @@ def test_an_invalid_config_input_fails_check_naming_it_and_sends_nothing(configu
     nothing_sent()
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("prop", ["refresh_url", "return_url"])
 @FEW
 @given(url=urls("http"))
@@ -273,6 +275,7 @@ def test_an_http_url_with_live_keys_fails_check_naming_it(configured, prop, url)
     assert [f.property for f in StripeConnectConfigProvider().check({}, live).failures] == [prop]
 
 
+@pytest.mark.unit
 @PROPERTY
 @given(name=st.text(min_size=1, max_size=20))
 def test_an_unknown_config_property_fails_check_naming_it(configured, name):
@@ -282,6 +285,7 @@ def test_an_unknown_config_property_fails_check_naming_it(configured, name):
     assert [f.property for f in result.failures] == [name]
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("prop", "value"),
     [
@@ -306,6 +310,7 @@ def test_values_that_once_passed_check_fail_it_naming_their_property(configured,
     assert [f.property for f in result.failures] == [prop]
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("prop", ["refresh_url", "return_url"])
 @pytest.mark.parametrize(
     ("url", "why"),
@@ -331,6 +336,7 @@ def test_urls_with_credentials_or_a_host_browsers_read_otherwise_fail_check_sayi
     assert "hunter2" not in result.failures[0].reason  # a password is not echoed
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("url", ["https://[::1]:8443/return", "http://127.0.0.1:3000/done", "https://10.0.0.7/r",
                                  "https://xn--bcher-kva.example/return", "https://platform.example.com./return",
                                  "https://platform.example.com/@team/return?next=a@b#@c"])
@@ -339,12 +345,14 @@ def test_urls_with_hosts_both_read_alike_pass_check(configured, url):
     assert result.failures == [] and result.inputs["return_url"] == url
 
 
+@pytest.mark.unit
 def test_a_webhook_secret_with_nothing_after_its_prefix_fails_check_saying_so(configured):
     result = StripeConnectConfigProvider().check({}, connect_inputs(connect_webhook_secret="whsec_"))
     assert [(f.property, f.reason) for f in result.failures] == [
         ("connect_webhook_secret", "must have the secret itself after whsec_")]
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("custom", "meant_for"),
     [
@@ -363,6 +371,7 @@ def test_secrets_in_custom_fail_check_saying_why_without_echoing_them(configured
     assert "CUSTOM" not in reason
 
 
+@pytest.mark.unit
 @FEW
 @given(inputs=valid_config_inputs())
 def test_valid_config_inputs_round_trip_unchanged_through_check_create_and_the_api(sandbox, inputs):
@@ -380,6 +389,7 @@ def test_valid_config_inputs_round_trip_unchanged_through_check_create_and_the_a
 # -- OrganizationConnectAccount ------------------------------------------------------------------------------
 
 
+@pytest.mark.unit
 @PROPERTY
 @given(org=invalid_org_ids | wrong_types)
 @example(org="../../admin").via("a traversal")
@@ -391,6 +401,7 @@ def test_an_invalid_organization_id_fails_check_naming_it_and_sends_nothing(conf
     nothing_sent()
 
 
+@pytest.mark.unit
 @PROPERTY
 @given(active=not_a_bool)
 def test_an_invalid_active_fails_check_naming_it(configured, org_id, active):
@@ -398,6 +409,7 @@ def test_an_invalid_active_fails_check_naming_it(configured, org_id, active):
     assert [f.property for f in result.failures] == ["active"]
 
 
+@pytest.mark.unit
 @PROPERTY
 @given(org=invalid_org_ids | wrong_types, step=st.sampled_from(["read", "update", "delete"]))
 @example(org="..%2F..%2Fadmin", step="read").via("an encoded traversal from a state file")
@@ -417,6 +429,7 @@ def test_an_invalid_id_from_state_is_refused_by_read_update_and_delete_before_an
     nothing_sent()
 
 
+@pytest.mark.unit
 @PROPERTY
 @given(record=(invalid_org_ids | wrong_types).filter(lambda r: bool(r)), step=st.sampled_from(["update", "delete"]))
 def test_an_invalid_record_id_from_state_is_refused_before_any_request(configured, org_id, nothing_sent, record,
@@ -432,6 +445,7 @@ def test_an_invalid_record_id_from_state_is_refused_before_any_request(configure
     nothing_sent()
 
 
+@pytest.mark.unit
 @PROPERTY
 @given(org=org_ids)
 def test_a_valid_organization_id_reaches_the_request_path_unchanged(configured, sandbox, org):
@@ -443,6 +457,7 @@ def test_a_valid_organization_id_reaches_the_request_path_unchanged(configured, 
     assert [r.path for r in sandbox.requests()] == [f"/v1/organizations/{org}/stripe-connect/account"]
 
 
+@pytest.mark.unit
 @FEW
 @given(active=st.booleans(), upper=st.booleans())
 def test_a_valid_account_round_trips_through_check_create_and_the_api(sandbox, account, configured,
@@ -459,6 +474,7 @@ def test_a_valid_account_round_trips_through_check_create_and_the_api(sandbox, a
 # -- Through the provider server, as the engine sends values -------------------------------------------------------
 
 
+@pytest.mark.stepwise
 def test_invalid_values_sent_the_way_the_engine_sends_them_fail_check_by_name(sandbox, account):
     account_type = "pulumi-python:dynamic/spaceinvoices:OrganizationConnectAccount"
     config_type = "pulumi-python:dynamic/spaceinvoices:StripeConnectConfig"
@@ -525,6 +541,7 @@ INVALID_FUNCTION_INPUTS: dict[str, st.SearchStrategy[Any]] = {
 }
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("target", list(INVALID_FUNCTION_INPUTS))
 @PROPERTY
 @given(data=st.data())
@@ -540,6 +557,7 @@ def test_an_invalid_function_argument_fails_naming_it_and_sends_nothing(sandbox,
     nothing_sent()
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("target", "value"),
     [
@@ -561,6 +579,7 @@ def test_function_arguments_that_once_reached_the_network_fail_naming_them(sandb
     nothing_sent()
 
 
+@pytest.mark.unit
 @PROPERTY
 @given(org=org_ids)
 def test_a_valid_organization_id_reaches_the_onboarding_request_unchanged(sandbox, account, org):
@@ -570,6 +589,7 @@ def test_a_valid_organization_id_reaches_the_onboarding_request_unchanged(sandbo
     assert [r.path for r in sandbox.requests()] == [f"/v1/organizations/{org}/stripe-connect/account"]
 
 
+@pytest.mark.unit
 @PROPERTY
 @given(shareable_id=shareable_ids)
 def test_a_valid_shareable_id_reaches_the_payment_intent_request_unchanged(sandbox, shareable_id):
@@ -579,6 +599,7 @@ def test_a_valid_shareable_id_reaches_the_payment_intent_request_unchanged(sandb
     assert [r.path for r in sandbox.requests()] == [f"/v1/documents/{shareable_id}/stripe-connect/payment-intent"]
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("suffix", ["", "/"])
 def test_valid_function_arguments_are_used_as_given(sandbox, account, org_id, connect_enabled, suffix):
     from pulumi_spaceinvoices import SpaceInvoicesClient

@@ -27,6 +27,8 @@ from tests.realengine import require_cli
 from tests.test_examples import RUNNER_MACHINE, tracked_tree
 from tests.test_release import readme_test_command
 
+pytestmark = pytest.mark.release
+
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW = ROOT / ".github" / "workflows" / "ci.yml"
 IN_CI = os.environ.get("CI", "").lower() == "true"

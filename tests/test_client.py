@@ -57,10 +57,12 @@ def enabled(client):
 # -- Every operation ---------------------------------------------------------------------------
 
 
+@pytest.mark.unit
 def test_connect_config_is_none_before_it_is_enabled(client):
     assert client.get_stripe_connect() is None
 
 
+@pytest.mark.unit
 def test_enable_returns_the_config_with_server_fields(client, enabled, account):
     assert enabled.id and enabled.account_id == account.id
     assert enabled.public_key == "pk_test_CLIENTpublic0123456789"
@@ -68,12 +70,14 @@ def test_enable_returns_the_config_with_server_fields(client, enabled, account):
     assert enabled.webhook_secret and enabled.space_invoices_fee is not None
 
 
+@pytest.mark.unit
 def test_update_answers_204_and_the_next_read_shows_the_change(client, enabled, sandbox):
     assert client.update_stripe_connect(StripeConnectFields(application_fee=7)) is None
     assert client.get_stripe_connect().application_fee == 7
     assert sandbox.requests(operation="update_connect")[-1].status == 204
 
 
+@pytest.mark.unit
 def test_organization_account_lifecycle(client, enabled, org_id):
     assert client.get_connect_account(org_id) is None
     created = client.create_connect_account(org_id, active=True)
@@ -83,6 +87,7 @@ def test_organization_account_lifecycle(client, enabled, org_id):
     assert client.get_connect_account(org_id).active is False
 
 
+@pytest.mark.unit
 def test_creating_an_account_twice_is_a_validation_error(client, enabled, org_id):
     client.create_connect_account(org_id)
     with pytest.raises(ValidationError) as caught:
@@ -90,6 +95,7 @@ def test_creating_an_account_twice_is_a_validation_error(client, enabled, org_id
     assert caught.value.code == "STRIPE_CONNECT_ACCOUNT_ALREADY_EXISTS"
 
 
+@pytest.mark.unit
 def test_onboarding_link_uses_the_documented_post(client, enabled, org_id, sandbox):
     client.create_connect_account(org_id)
     link = client.create_onboarding_link(org_id)
@@ -98,6 +104,7 @@ def test_onboarding_link_uses_the_documented_post(client, enabled, org_id, sandb
     assert link.url not in repr(link)
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("disallowed", ["405", "404"])
 def test_onboarding_link_falls_back_to_get_once_and_remembers(client, enabled, org_id, sandbox, disallowed):
     client.create_connect_account(org_id)
@@ -108,6 +115,7 @@ def test_onboarding_link_falls_back_to_get_once_and_remembers(client, enabled, o
     assert [r.method for r in sandbox.requests(operation="create_link")] == ["POST", "GET", "GET"]
 
 
+@pytest.mark.unit
 def test_onboarding_link_does_not_fall_back_on_an_object_level_404(client, enabled, sandbox):
     missing_org = "0" * 24
     with pytest.raises(NotFoundError):
@@ -115,6 +123,7 @@ def test_onboarding_link_does_not_fall_back_on_an_object_level_404(client, enabl
     assert [r.method for r in sandbox.requests(operation="create_link")] == ["POST"]
 
 
+@pytest.mark.unit
 def test_payment_intent_is_public(sandbox, client, enabled, org_id):
     client.create_connect_account(org_id)
     sandbox.store.set_charges_enabled(org_id, True)
@@ -127,6 +136,7 @@ def test_payment_intent_is_public(sandbox, client, enabled, org_id):
     assert record.status == 200 and record.account_id is None
 
 
+@pytest.mark.unit
 def test_check_token_accepts_a_good_token_and_rejects_a_bad_one(client, sandbox):
     assert client.check_token()
     with pytest.raises(AuthenticationError) as caught:
@@ -136,6 +146,7 @@ def test_check_token_accepts_a_good_token_and_rejects_a_bad_one(client, sandbox)
     assert "SPACEINVOICES_ACCESS_TOKEN" in text and "not-a-real-token-123" not in text
 
 
+@pytest.mark.unit
 def test_calls_that_need_a_token_fail_clearly_without_one(sandbox, monkeypatch):
     monkeypatch.delenv(ENV_TOKEN, raising=False)
     api = SpaceInvoicesClient(api_url=sandbox.url, config={})
@@ -147,6 +158,7 @@ def test_calls_that_need_a_token_fail_clearly_without_one(sandbox, monkeypatch):
 # -- Error mapping -------------------------------------------------------------------------------
 
 
+@pytest.mark.unit
 def test_another_accounts_organization_is_an_authentication_error(client, enabled, sandbox):
     other = sandbox.create_account(email="other@example.com")
     their_org = sandbox.create_organization(other.id, name="Theirs")
@@ -155,6 +167,7 @@ def test_another_accounts_organization_is_an_authentication_error(client, enable
     assert caught.value.status == 401 and caught.value.method == "GET" and their_org in caught.value.path
 
 
+@pytest.mark.unit
 def test_validation_errors_carry_the_details(client):
     with pytest.raises(ValidationError) as caught:
         client.enable_stripe_connect(connect_fields(application_fee=150))
@@ -165,6 +178,7 @@ def test_validation_errors_carry_the_details(client):
     assert SECRET_KEY not in str(error)
 
 
+@pytest.mark.unit
 def test_server_errors_after_retries_are_server_errors(client, sandbox):
     sandbox.fail_next("get_connect", status=500, count=10)
     with pytest.raises(ServerError) as caught:
@@ -173,6 +187,7 @@ def test_server_errors_after_retries_are_server_errors(client, sandbox):
     assert sandbox.count("get_connect") == client.max_attempts
 
 
+@pytest.mark.unit
 def test_rate_limit_errors_carry_retry_after_when_retries_run_out(sandbox, account):
     api = SpaceInvoicesClient(account.token, api_url=sandbox.url, max_attempts=1)
     sandbox.fail_next("get_connect", status=429, count=1, retry_after=2)
@@ -184,12 +199,14 @@ def test_rate_limit_errors_carry_retry_after_when_retries_run_out(sandbox, accou
 # -- Retries, Retry-After, deadline ------------------------------------------------------------------
 
 
+@pytest.mark.unit
 def test_transient_503s_on_a_get_are_retried(client, sandbox):
     sandbox.fail_next("get_connect", status=503, count=2)
     assert client.get_stripe_connect() is None
     assert [r.status for r in sandbox.requests(operation="get_connect")] == [503, 503, 404]
 
 
+@pytest.mark.unit
 def test_retry_after_is_honoured(client, sandbox):
     sandbox.fail_next("get_connect", status=429, count=1, retry_after=1)
     started = time.monotonic()
@@ -198,6 +215,7 @@ def test_retry_after_is_honoured(client, sandbox):
     assert sandbox.count("get_connect") == 2
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("status", [500, 502, 504])
 def test_a_post_is_not_repeated_after_an_ambiguous_failure(client, sandbox, status):
     sandbox.fail_next("enable_connect", status=status, count=1)
@@ -206,6 +224,7 @@ def test_a_post_is_not_repeated_after_an_ambiguous_failure(client, sandbox, stat
     assert sandbox.count("enable_connect") == 1
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("operation", ["update_connect", "update_account"])
 def test_a_patch_answered_500_is_retried(client, enabled, org_id, sandbox, operation):
     record = client.create_connect_account(org_id)
@@ -219,6 +238,7 @@ def test_a_patch_answered_500_is_retried(client, enabled, org_id, sandbox, opera
     assert [r.status for r in sandbox.requests(operation=operation)] == [500, 204]
 
 
+@pytest.mark.unit
 def test_a_post_refused_with_503_is_retried(client, sandbox, account):
     sandbox.fail_next("enable_connect", status=503, count=1)
     client.enable_stripe_connect(connect_fields())
@@ -226,6 +246,7 @@ def test_a_post_refused_with_503_is_retried(client, sandbox, account):
     assert sandbox.store.connect_config(account.id) is not None
 
 
+@pytest.mark.unit
 def test_a_post_whose_answer_is_lost_is_not_repeated(client, sandbox, account):
     sandbox.lose_response_next("enable_connect", count=1)
     with pytest.raises(APIConnectionError) as caught:
@@ -235,12 +256,14 @@ def test_a_post_whose_answer_is_lost_is_not_repeated(client, sandbox, account):
     assert sandbox.store.connect_config(account.id) is not None  # it was applied
 
 
+@pytest.mark.unit
 def test_a_dropped_connection_on_a_get_is_retried(client, sandbox):
     sandbox.drop_next("get_connect", count=1)
     assert client.get_stripe_connect() is None
     assert sandbox.count("get_connect") == 2
 
 
+@pytest.mark.unit
 def test_slow_answers_end_at_the_deadline(sandbox, account):
     api = SpaceInvoicesClient(account.token, api_url=sandbox.url, read_timeout=0.3, deadline=1.5, max_attempts=10)
     sandbox.set_latency(1.0, operation="get_connect")
@@ -251,6 +274,7 @@ def test_slow_answers_end_at_the_deadline(sandbox, account):
     assert "timed out" in str(caught.value)
 
 
+@pytest.mark.unit
 def test_connection_refused_is_an_api_connection_error():
     api = SpaceInvoicesClient("tok-123456", api_url="http://127.0.0.1:9", max_attempts=2, deadline=5)
     with pytest.raises(APIConnectionError) as caught:
@@ -258,6 +282,7 @@ def test_connection_refused_is_an_api_connection_error():
     assert caught.value.may_have_applied is False
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("method", "status", "sent", "repeatable", "expected"),
     [
@@ -283,6 +308,7 @@ def test_should_retry_rules(method, status, sent, repeatable, expected):
     assert should_retry(method=method, status=status, sent=sent, repeatable=repeatable) is expected
 
 
+@pytest.mark.unit
 def test_retry_delay_prefers_retry_after_and_otherwise_backs_off_with_jitter():
     assert retry_delay(1, 2.5) == 2.5
     assert retry_delay(1, 10_000) == 30.0  # capped
@@ -291,6 +317,7 @@ def test_retry_delay_prefers_retry_after_and_otherwise_backs_off_with_jitter():
     assert retry_delay(20, None, rand=lambda: 1.0) == 8.0
 
 
+@pytest.mark.unit
 def test_pacing_keeps_one_process_under_the_rate_limit(sandbox, account):
     sandbox.set_rate_limit(100)
     api = SpaceInvoicesClient(account.token, api_url=sandbox.url, max_attempts=1)
@@ -303,6 +330,7 @@ def test_pacing_keeps_one_process_under_the_rate_limit(sandbox, account):
     assert len(statuses) == 160 and 429 not in statuses
 
 
+@pytest.mark.unit
 def test_concurrent_use_from_threads_shares_one_session(client, enabled, sandbox):
     errors: list[BaseException] = []
 
@@ -350,6 +378,7 @@ def recorder() -> Iterator[str]:
         yield url
 
 
+@pytest.mark.unit
 def test_the_token_is_sent_raw_with_the_user_agent(recorder):
     SpaceInvoicesClient("raw-token-abcdef", api_url=recorder).create_onboarding_link("a" * 24)
     method, path, headers = _Recorder.seen[0]
@@ -358,11 +387,13 @@ def test_the_token_is_sent_raw_with_the_user_agent(recorder):
     assert "access_token" not in path
 
 
+@pytest.mark.unit
 def test_the_payment_intent_call_sends_no_authorization_header(recorder):
     SpaceInvoicesClient("raw-token-abcdef", api_url=recorder).get_payment_intent("share-1")
     assert "Authorization" not in _Recorder.seen[0][2]
 
 
+@pytest.mark.unit
 def test_ids_are_percent_encoded_into_one_path_segment(recorder):
     SpaceInvoicesClient("raw-token-abcdef", api_url=recorder).create_onboarding_link("../a/b?c#d")
     assert _Recorder.seen[0][1] == "/v1/organizations/..%2Fa%2Fb%3Fc%23d/stripe-connect/account/link"
@@ -371,6 +402,7 @@ def test_ids_are_percent_encoded_into_one_path_segment(recorder):
 # -- Redaction and settings -------------------------------------------------------------------------
 
 
+@pytest.mark.unit
 def test_debug_logs_and_errors_never_show_secrets(sandbox, account, org_id, caplog):
     caplog.set_level(logging.DEBUG, logger="pulumi_spaceinvoices")
     api = SpaceInvoicesClient(account.token, api_url=sandbox.url)
@@ -386,6 +418,7 @@ def test_debug_logs_and_errors_never_show_secrets(sandbox, account, org_id, capl
         assert secret not in str(caught.value) and secret not in repr(api)
 
 
+@pytest.mark.unit
 def test_settings_resolve_arguments_then_config_then_environment(monkeypatch):
     monkeypatch.setenv(ENV_TOKEN, "env-token-123")
     monkeypatch.setenv(ENV_API_URL, "http://env.example")
@@ -398,6 +431,7 @@ def test_settings_resolve_arguments_then_config_then_environment(monkeypatch):
     assert "env-token-123" not in repr(from_env)
 
 
+@pytest.mark.unit
 def test_a_missing_token_names_both_ways_to_set_it(monkeypatch):
     monkeypatch.delenv(ENV_TOKEN, raising=False)
     with pytest.raises(ConfigurationError) as caught:
@@ -406,11 +440,13 @@ def test_a_missing_token_names_both_ways_to_set_it(monkeypatch):
     assert ENV_TOKEN in str(caught.value)
 
 
+@pytest.mark.unit
 def test_a_malformed_api_url_is_a_configuration_error():
     with pytest.raises(ConfigurationError, match="not an http"):
         SpaceInvoicesClient("tok-123456", api_url="ftp://example.com")
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("source", ["argument", "config", "environment"])
 def test_a_token_a_header_cannot_carry_is_a_configuration_error_naming_its_source(source, monkeypatch, sandbox):
     bad = "tok en-with\nnewline"
@@ -460,6 +496,7 @@ def _side_by_side(sandbox, token: str, env: dict[str, str]) -> list:
     return sandbox.requests(operation="get_connect")
 
 
+@pytest.mark.sandbox
 def test_processes_that_share_a_token_stay_under_its_limit_when_they_split_the_budget(sandbox, account):
     sandbox.set_rate_limit(100)
     split = [r.status for r in _side_by_side(sandbox, account.token, {"SPACEINVOICES_REQUESTS_PER_SECOND": "47.5"})]
@@ -468,6 +505,7 @@ def test_processes_that_share_a_token_stay_under_its_limit_when_they_split_the_b
     assert 429 in unsplit, "each at the default 95/s, together they exceed the token's 100/s"
 
 
+@pytest.mark.sandbox
 def test_processes_that_share_a_rate_file_pace_as_one_within_the_token_limit(sandbox, account, tmp_path):
     # 60/s each: apart 120/s, over the limit; on one schedule 60/s, with room for a busy machine's jitter.
     sandbox.set_rate_limit(100)
@@ -479,12 +517,14 @@ def test_processes_that_share_a_rate_file_pace_as_one_within_the_token_limit(san
     assert stamps[-1] - stamps[0] >= 299 / 60 - 0.05, "one schedule: 300 requests take at least 299 intervals"
 
 
+@pytest.mark.unit
 def test_a_rate_file_that_cannot_be_opened_is_a_configuration_error_naming_it(monkeypatch, tmp_path):
     monkeypatch.setenv("SPACEINVOICES_RATE_FILE", str(tmp_path / "missing" / "rate"))
     with pytest.raises(ConfigurationError, match="SPACEINVOICES_RATE_FILE: cannot open"):
         SpaceInvoicesClient("token-0000", api_url="http://127.0.0.1:9")
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("bad", ["0", "-5", "fast", "nan", "inf"])
 def test_a_bad_requests_per_second_setting_is_a_configuration_error_naming_it(monkeypatch, bad):
     monkeypatch.setenv("SPACEINVOICES_REQUESTS_PER_SECOND", bad)

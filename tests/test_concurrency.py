@@ -20,6 +20,8 @@ from pulumi_spaceinvoices.stripe_connect_config import StripeConnectConfigProvid
 from tests.harness import ProviderServer, Secret
 from tests.support import account_matches, config_matches, connect_inputs, provider_string
 
+pytestmark = pytest.mark.stepwise
+
 ACCOUNT_TYPE = "pulumi-python:dynamic/spaceinvoices:OrganizationConnectAccount"
 CONFIG_TYPE = "pulumi-python:dynamic/spaceinvoices:StripeConnectConfig"
 ORGANIZATIONS = 200

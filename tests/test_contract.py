@@ -38,6 +38,8 @@ openapi_core = pytest.importorskip("openapi_core")
 from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse  # noqa: E402
 from openapi_schema_validator import OAS30Validator  # noqa: E402
 
+pytestmark = pytest.mark.unit
+
 DOCUMENT = Path(__file__).resolve().parent / "data" / "stripe-connect-openapi.yaml"
 LINK = "/v1/organizations/{org_id}/stripe-connect/account/link"
 

@@ -18,6 +18,8 @@ import pytest
 
 from tests.realengine import PROGRAMS, require_cli
 
+pytestmark = pytest.mark.engine
+
 DEPLOY = '''
 import json, os, sys
 import pulumi

@@ -7,11 +7,14 @@ The native provider's invoke is walked in tests/test_native_lifecycle.py, in fou
 
 from __future__ import annotations
 
+import pytest
 import requests
 
 from pulumi_spaceinvoices.onboarding_entry import entry_url
 from tests.realengine import PROGRAMS
 from tests.support import SIGNING_KEY, OnboardingProcess, api_calls
+
+pytestmark = pytest.mark.engine
 
 STRIPE_SECRET_KEY = "sk_test_EntryUrls000000000000"
 ROTATED_KEY = "entry-urls-rotated-signing-key-0123456789abcd"

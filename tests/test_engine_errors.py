@@ -15,6 +15,8 @@ import pytest
 from tests.realengine import PROGRAMS
 from tests.support import serve_http
 
+pytestmark = pytest.mark.engine
+
 SECRET_KEY = "sk_test_EngineErrorsCanary0000"
 
 

@@ -12,6 +12,8 @@ import pytest
 
 from tests.realengine import PROGRAMS
 
+pytestmark = pytest.mark.engine
+
 SECRET_KEY = "sk_test_RealEngineLifecycle0000"
 WEBHOOK_SECRET = "whsec_RealEngineLifecycle0000"
 CONNECT_TYPE = ":StripeConnectConfig"

@@ -22,6 +22,8 @@ import pytest
 
 from tests.realengine import PROGRAMS, require_cli
 
+pytestmark = pytest.mark.engine
+
 ORGANIZATIONS = 24
 
 

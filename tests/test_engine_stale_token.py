@@ -18,6 +18,8 @@ import pytest
 from tests.native_sdks import ENTRY_URL_CONFIG, ENTRY_URL_SECRETS, LIFECYCLE
 from tests.realengine import PROGRAMS
 
+pytestmark = pytest.mark.engine
+
 SECRET_KEY = "sk_test_StaleToken000000"
 ADAPTERS = ("dynamic", "native")
 # What refresh reads and destroy deactivates (the native program's onboarding link reads its account too).

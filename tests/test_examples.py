@@ -41,6 +41,8 @@ from tests.actions_runner import Runner, load_workflow, machine_path
 from tests.realengine import PASSPHRASE, require_cli
 from tests.support import live_secret_key, serve_http
 
+pytestmark = pytest.mark.engine
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 MULTI_ORG = EXAMPLES / "multi-org"

@@ -285,6 +285,7 @@ def _rerun_converges(world: World, target: Target, new_run: Callable[[], None]) 
 # -- In-process: every step of every operation -------------------------------------------------------------
 
 
+@pytest.mark.sandbox
 @pytest.mark.parametrize("fault", TRANSIENT, ids=lambda f: f.name)
 @pytest.mark.parametrize(("target", "operation"), STEPS)
 def test_a_transient_fault_is_survived_or_fails_clearly_and_a_rerun_converges(world_for, new_run, target,
@@ -305,6 +306,7 @@ def test_a_transient_fault_is_survived_or_fails_clearly_and_a_rerun_converges(wo
         _converged(world, target, result)
 
 
+@pytest.mark.sandbox
 @pytest.mark.parametrize("fault", PERSISTENT, ids=lambda f: f.name)
 @pytest.mark.parametrize(("target", "operation"), STEPS)
 def test_a_persistent_fault_ends_in_a_clear_error_before_the_deadline_and_a_rerun_converges(
@@ -323,6 +325,7 @@ def test_a_persistent_fault_ends_in_a_clear_error_before_the_deadline_and_a_reru
     _rerun_converges(world, target, new_run)
 
 
+@pytest.mark.unit
 def test_the_environment_sets_the_timeouts_of_clients_built_without_them(sandbox, monkeypatch):
     monkeypatch.setenv(ENV_TIMEOUT, "0.5")
     monkeypatch.setenv(ENV_DEADLINE, "2")
@@ -332,6 +335,7 @@ def test_the_environment_sets_the_timeouts_of_clients_built_without_them(sandbox
     assert (explicit.read_timeout, explicit.deadline) == (3, 9)
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("value", ["0", "-1", "soon", "nan", "inf"])
 def test_a_bad_timeout_in_the_environment_is_a_configuration_error_naming_it(sandbox, monkeypatch, value):
     monkeypatch.setenv(ENV_DEADLINE, value)
@@ -366,6 +370,7 @@ def orgs(sandbox, account) -> dict[str, str]:
     return {name: sandbox.create_organization(account.id, name=name) for name in ("acme", "bolt", "cask")}
 
 
+@pytest.mark.stepwise
 def test_each_deployment_step_stopped_by_a_fault_converges_on_the_next_run(sandbox, account, orgs):
     settings = {"active": True}
     eng = engine(_program(orgs, settings), sandbox, account.token, env=PERSISTENT_ENV)
@@ -407,6 +412,7 @@ def test_each_deployment_step_stopped_by_a_fault_converges_on_the_next_run(sandb
     assert all(sandbox.store.count_org_accounts(org) == 1 for org in orgs.values())
 
 
+@pytest.mark.stepwise
 def test_lost_answers_drops_and_bursts_during_an_up_still_create_one_account_each(sandbox, account, orgs):
     eng = engine(_program(orgs, {"active": True}), sandbox, account.token)
     sandbox.lose_response_next("enable_connect")
@@ -424,6 +430,7 @@ def test_lost_answers_drops_and_bursts_during_an_up_still_create_one_account_eac
     assert again.mutating_calls == [] and sandbox.requests() == []
 
 
+@pytest.mark.stepwise
 def test_a_provider_call_ends_at_its_deadline_even_when_the_api_never_answers(sandbox, account, orgs):
     eng = engine(_program(orgs, {"active": True}), sandbox, account.token, env=PERSISTENT_ENV)
     sandbox.set_latency(60.0, "get_connect")  # twice the default read timeout

@@ -11,8 +11,12 @@ Measured once with the hook switched off: 120 polls for 300 accounts.
 
 from __future__ import annotations
 
+import pytest
+
 from pulumi_spaceinvoices import _provider
 from tests.realengine import PROGRAMS
+
+pytestmark = pytest.mark.engine
 
 ACCOUNTS = 300
 

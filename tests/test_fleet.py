@@ -25,6 +25,7 @@ SECRET_KEY = "sk_test_FleetSecretKey000000wxyz"
 
 # The layout: pure and fast.
 
+@pytest.mark.unit
 def test_jump_hash_moves_about_one_in_n_plus_one_and_only_to_the_new_shard():
     ids = [f"{i:024x}" for i in range(4000)]
     for n in (1, 3, 9):
@@ -37,6 +38,7 @@ def test_jump_hash_moves_about_one_in_n_plus_one_and_only_to_the_new_shard():
     assert jump_hash(123456789, 1) == 0 and shard_of("AB" * 12, 7) == shard_of("ab" * 12, 7)
 
 
+@pytest.mark.unit
 def test_plan_moves_and_conflicts_read_the_states():
     a, b = "a" * 24, "b" * 24
     assert plan_moves({shard_stack(shard_of(a, 2)): {a}}, 2) == []
@@ -45,6 +47,7 @@ def test_plan_moves_and_conflicts_read_the_states():
     assert conflicts({"shard-00": {a, b}, "shard-01": {b}}) == {b: ["shard-00", "shard-01"]}
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(("text", "fmt", "message"), [
     ("- 'zz'\n", "yaml", "entry 1: 'zz' is not an organization id"),
     ("- 123456789012345678901234\n", "yaml", "quote it"),
@@ -59,6 +62,7 @@ def test_bad_input_is_refused_naming_the_entry(text, fmt, message):
     assert message in str(caught.value)
 
 
+@pytest.mark.unit
 def test_the_three_formats_read_the_same_organizations():
     a, b = "a" * 24, "b" * 24
     expected = [(a, "A", True), (b, None, False)]
@@ -73,6 +77,7 @@ class Terminal(io.StringIO):
         return True
 
 
+@pytest.mark.unit
 def test_progress_redraws_a_line_per_stack_and_a_total_on_a_terminal_and_prints_plain_lines_in_ci():
     rows = [StackResult("connect", organizations=0), StackResult("shard-00", organizations=3),
             StackResult("shard-01", organizations=2)]
@@ -140,6 +145,7 @@ def accounts_by_stack(workspace) -> dict[str, set[str]]:
     return found
 
 
+@pytest.mark.engine
 def test_a_fleet_lifecycle_makes_the_expected_calls_and_moves_organizations_when_resharded(
         fleet, sandbox, account):
     # Twelve organizations, three of which go to the new shard-03 when the fleet grows to 4 shards.
@@ -202,6 +208,7 @@ def test_a_fleet_lifecycle_makes_the_expected_calls_and_moves_organizations_when
     assert not any(sandbox.store.org_account(o)["active"] for o in orgs)
 
 
+@pytest.mark.engine
 def test_a_failing_shard_is_reported_and_the_others_complete(fleet, sandbox, account):
     # Six organizations outside shard-00 of 3, so that going to 1 shard moves all of them.
     orgs: list[str] = []
@@ -250,6 +257,7 @@ def test_a_failing_shard_is_reported_and_the_others_complete(fleet, sandbox, acc
     assert calls(sandbox) == {}, "refusals come before any request"
 
 
+@pytest.mark.engine
 def test_bad_input_and_a_new_fleet_without_shards_are_refused_before_any_request(fleet, sandbox, account):
     org = sandbox.create_organization(account.id)
     sandbox.clear_requests()

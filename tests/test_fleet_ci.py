@@ -21,6 +21,8 @@ from tests.realengine import PASSPHRASE, require_cli
 from tests.test_examples import RUNNER_MACHINE, tracked_tree
 from tests.test_fleet import calls
 
+pytestmark = pytest.mark.postgres
+
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW = ROOT / "examples" / "fleet-ci" / "workflow.yml"
 SECRET_KEY = "sk_test_FleetCiSecretKey00000wxyz"

@@ -14,9 +14,13 @@ import stat
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
+
 from pulumi_spaceinvoices.fleet.layout import shard_of
 from pulumi_spaceinvoices.onboarding_entry import EntrySigner
 from tests.test_fleet import calls, fleet  # noqa: F401 - the fixture
+
+pytestmark = pytest.mark.engine
 
 SIGNING_KEY = "fleet-onboarding-signing-key-0123456789abcdef"
 BASE = "https://onboard.platform.example.com"

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from pulumi_spaceinvoices.fleet.layout import shard_of, shard_stack
 from pulumi_spaceinvoices.fleet.scope import (
     HASH_OUTPUT,
@@ -34,6 +36,7 @@ def shard_state(orgs: dict[str, bool], spec: dict | None = None, **changes) -> S
     return state
 
 
+@pytest.mark.unit
 def test_each_difference_alone_runs_the_shard_and_only_an_exact_match_skips_it():
     spec = {"role": "shard", "organizations": [{"id": A, "active": True}, {"id": B, "active": False}]}
     assert shard_reasons(spec, shard_state({A: True, B: False})) == []
@@ -62,6 +65,7 @@ def test_each_difference_alone_runs_the_shard_and_only_an_exact_match_skips_it()
     assert shard_reasons(spec, refreshed) == ["activated 1"], "an account deactivated outside, seen by refresh"
 
 
+@pytest.mark.unit
 def test_the_connect_stack_compares_its_settings_and_the_secret_keys_digest():
     connect = {"publicKey": "pk_test_x", "applicationFee": 1.5, "returnUrl": "https://p.example/return",
                "refreshUrl": "https://p.example/refresh", "secretKeyEnv": "STRIPE_SECRET_KEY"}
@@ -105,6 +109,7 @@ def results(cli) -> dict[str, str]:
     return {s: r["result"] for s, r in cli.summary().items()}
 
 
+@pytest.mark.engine
 def test_unchanged_stacks_are_skipped_and_every_change_runs_its_stack(fleet, sandbox, account):  # noqa: F811
     orgs: dict[int, list[str]] = {0: [], 1: []}
     while min(len(v) for v in orgs.values()) < 2:

@@ -15,6 +15,8 @@ from pulumi_spaceinvoices import (
     get_payment_intent_output,
 )
 
+pytestmark = pytest.mark.unit
+
 
 class NoResources(pulumi.runtime.Mocks):
     def new_resource(self, args):

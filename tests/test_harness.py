@@ -28,6 +28,8 @@ from tests.harness import (  # noqa: E402
 )
 from tests.harness.toy_provider import Echo, Item, ItemProvider, JsonStore, read_call_log  # noqa: E402
 
+pytestmark = pytest.mark.stepwise
+
 ITEM = "pulumi-python:dynamic/toy:Item"
 
 

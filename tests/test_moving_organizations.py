@@ -15,6 +15,8 @@ import pytest
 
 from tests.realengine import PROGRAMS
 
+pytestmark = pytest.mark.engine
+
 ACCOUNT = ":OrganizationConnectAccount"
 
 

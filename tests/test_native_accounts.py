@@ -13,6 +13,8 @@ import pytest
 from pulumi_spaceinvoices.onboarding_entry import entry_url
 from tests.realengine import ROOT
 
+pytestmark = pytest.mark.native
+
 CREATE_CALLS = {"get_connect": 1, "enable_connect": 1, "get_account": 1, "create_account": 1}
 # Each account's onboarding endpoint (nothing serves them here: the URLs are only made and checked).
 TEST_ENDPOINT, LIVE_ENDPOINT = "https://onboard-test.platform.example.com", "https://onboard.platform.example.com"

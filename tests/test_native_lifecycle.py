@@ -21,6 +21,8 @@ from pulumi_spaceinvoices.onboarding_entry import entry_url
 from tests.native_sdks import ENTRY_URL_CONFIG, ENTRY_URL_SECRETS, LANGUAGES, LIFECYCLE
 from tests.realengine import PROGRAMS, require_cli
 
+pytestmark = pytest.mark.native
+
 SECRET_KEY = "sk_test_NativeLifecycle0000"
 CONNECT = "spaceinvoices:index:StripeConnectConfig"
 ACCOUNT = "spaceinvoices:index:OrganizationConnectAccount"

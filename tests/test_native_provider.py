@@ -25,6 +25,8 @@ from pulumi_spaceinvoices.plugin._names import camel, snake
 from pulumi_spaceinvoices.plugin.provider import UNKNOWN, SpaceInvoicesPlugin, from_core, to_core
 from pulumi_spaceinvoices.plugin.schema import organization_connect_account, stripe_connect_config
 
+pytestmark = pytest.mark.unit
+
 CONNECT = "urn:pulumi:dev::p::spaceinvoices:index:StripeConnectConfig::connect"
 ACCOUNT = "urn:pulumi:dev::p::spaceinvoices:index:OrganizationConnectAccount::acme"
 LINK = "urn:pulumi:dev::p::spaceinvoices:index:OnboardingLink::acmeLink"

@@ -26,6 +26,8 @@ from tests.support import (
     free_port,
 )
 
+pytestmark = pytest.mark.sandbox
+
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "onboarding"
 
 

@@ -34,6 +34,8 @@ from tests.support import (
     live_secret_key,
 )
 
+pytestmark = pytest.mark.sandbox
+
 OTHER_KEY = "another-platforms-signing-key-0123456789abcdefgh"
 PREVIEW_BOTS = ("Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)", "facebookexternalhit/1.1",
                 "Mozilla/5.0 (compatible; Microsoft Office/16.0; ms-office; MSOffice 16)")

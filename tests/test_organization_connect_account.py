@@ -12,6 +12,8 @@ from pulumi_spaceinvoices.organization_connect_account import (
     OrganizationConnectAccountProvider,
 )
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.fixture
 def provider(configured, connect_enabled, sandbox) -> OrganizationConnectAccountProvider:

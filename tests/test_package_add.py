@@ -25,6 +25,8 @@ from pulumi_spaceinvoices._version import __version__
 from tests.native_sdks import GO_MODULE, LIFECYCLE
 from tests.realengine import PROGRAMS, ROOT, Project
 
+pytestmark = pytest.mark.native
+
 LANGUAGES = ("python", "typescript", "go", "yaml")
 SECRET_KEY = "sk_test_PackageAdd0000"
 CREATE_CALLS = {"get_connect": 1, "enable_connect": 1, "get_account": 1, "create_account": 1}

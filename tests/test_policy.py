@@ -25,6 +25,8 @@ from pulumi_spaceinvoices.policy import PACK_DIR, pack_path
 from tests.realengine import PROGRAMS, Workspace
 from tests.support import live_secret_key
 
+pytestmark = pytest.mark.engine
+
 SECRET_TEST = "sk_test_PolicyPackSecret0000"
 SECRET_LIVE = live_secret_key("PolicyPackSecret0000")
 PK_TEST = "pk_test_PolicyPackPublic0000"

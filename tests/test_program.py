@@ -8,6 +8,8 @@ from pulumi.runtime import rpc
 
 import pulumi_spaceinvoices as si
 
+pytestmark = pytest.mark.unit
+
 SECRET_KEY = "sk_test_PROGRAMsecret0123456789"
 ORG = "644c214c6ee48100249d5d7a"
 

@@ -36,6 +36,8 @@ from tests.actions_runner import JobResult, Runner, base_python, load_workflow, 
 from tests.realengine import require_cli
 from tests.test_examples import RUNNER_MACHINE, shown, tracked_tree
 
+pytestmark = pytest.mark.release
+
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW = ROOT / ".github" / "workflows" / "release.yml"
 RELEASE_SCRIPT = ROOT / "scripts" / "release.sh"

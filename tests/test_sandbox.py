@@ -52,12 +52,14 @@ def invoice(sandbox, org_id):
 # -- Tokens ------------------------------------------------------------------------------------
 
 
+@pytest.mark.unit
 def test_check_token_returns_the_account(api, account):
     response = api.get("/v1/Accounts/authorized")
     assert response.status_code == 200
     assert response.json() == {"id": account.id, "email": account.email}
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("header", "code"),
     [(None, "AUTHORIZATION_REQUIRED"), ("not-a-token", "INVALID_TOKEN"), ("Bearer {token}", "INVALID_TOKEN")],
@@ -71,6 +73,7 @@ def test_calls_without_a_valid_raw_token_get_401(http, account, header, code):
         assert error["name"] == "UnauthorizedError" and error["code"] == code
 
 
+@pytest.mark.unit
 def test_a_second_token_of_the_account_works_and_a_revoked_one_does_not(sandbox, http, account):
     token = sandbox.create_token(account.id)
     assert http(token).get("/v1/Accounts/authorized").json()["id"] == account.id
@@ -78,6 +81,7 @@ def test_a_second_token_of_the_account_works_and_a_revoked_one_does_not(sandbox,
     error_of(http(token).get("/v1/Accounts/authorized"), 401)
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("path", "operation"),
     [
@@ -93,6 +97,7 @@ def test_paths_match_in_any_letter_case(sandbox, api, org_id, connect_account, p
     assert sandbox.requests()[-1].operation == operation
 
 
+@pytest.mark.unit
 def test_document_paths_match_in_any_letter_case(sandbox, anon, invoice):
     for prefix in ("/v1/Documents", "/v1/documents", "/V1/DOCUMENTS"):
         response = anon.get(f"{prefix}/{invoice.shareable_id}/stripe-connect/payment-intent")
@@ -103,11 +108,13 @@ def test_document_paths_match_in_any_letter_case(sandbox, anon, invoice):
 # -- Stripe Connect config -------------------------------------------------------------------------
 
 
+@pytest.mark.unit
 def test_connect_config_is_404_until_connect_is_enabled(api):
     error = error_of(api.get("/v1/stripe-connect"), 404)
     assert error["name"] == "NotFoundError" and error["code"] == "ENTITY_NOT_FOUND"
 
 
+@pytest.mark.unit
 def test_enabling_connect_returns_the_config_with_server_set_fields(api, account, connect_body):
     response = api.post("/v1/stripe-connect", json=connect_body)
     assert response.status_code == 200
@@ -121,16 +128,19 @@ def test_enabling_connect_returns_the_config_with_server_set_fields(api, account
     assert api.get("/v1/stripe-connect").json() == config
 
 
+@pytest.mark.unit
 def test_enabling_connect_needs_only_the_two_keys(api):
     config = api.post("/v1/stripe-connect", json={"privateKey": "sk_test_x", "publicKey": "pk_test_x"}).json()
     assert config["active"] is True and "applicationFee" not in config and "returnUrl" not in config
 
 
+@pytest.mark.unit
 def test_enabling_connect_twice_is_422_already_exists(api, connect_enabled, connect_body):
     error = error_of(api.post("/v1/stripe-connect", json=connect_body), 422)
     assert error["name"] == "UnprocessableEntityError" and error["code"] == "STRIPE_CONNECT_ALREADY_EXISTS"
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("change", "path", "code"),
     [
@@ -158,11 +168,13 @@ def test_invalid_connect_bodies_get_422_with_details(api, connect_body, change, 
     assert all(d["message"] for d in error["details"])
 
 
+@pytest.mark.unit
 def test_a_body_that_is_not_an_object_gets_422(api):
     error = error_of(api.post("/v1/stripe-connect", json=["privateKey"]), 422)
     assert error["details"] == [{"path": "", "code": "type", "message": "must be object", "info": {"type": "object"}}]
 
 
+@pytest.mark.unit
 def test_changing_the_config_answers_204_with_an_empty_body(api, connect_enabled):
     time.sleep(0.002)  # so that updatedAt moves
     response = api.patch("/v1/stripe-connect", json={"applicationFee": 2, "active": False, "custom": {"a": 1}})
@@ -172,10 +184,12 @@ def test_changing_the_config_answers_204_with_an_empty_body(api, connect_enabled
     assert config["createdAt"] == connect_enabled["createdAt"] and config["updatedAt"] > config["createdAt"]
 
 
+@pytest.mark.unit
 def test_changing_the_config_before_enabling_is_404(api):
     assert error_of(api.patch("/v1/stripe-connect", json={"active": False}), 404)["code"] == "ENTITY_NOT_FOUND"
 
 
+@pytest.mark.unit
 def test_changing_the_config_validates_the_body(api, connect_enabled):
     error = error_of(api.patch("/v1/stripe-connect", json={"applicationFee": 120}), 422)
     assert error["details"][0]["path"] == "/applicationFee"
@@ -184,6 +198,7 @@ def test_changing_the_config_validates_the_body(api, connect_enabled):
 # -- Stripe Connect accounts -----------------------------------------------------------------------
 
 
+@pytest.mark.unit
 def test_creating_an_organization_account_returns_the_record(sandbox, org_id, connect_enabled, connect_account):
     assert OBJECT_ID.match(connect_account["id"])
     assert connect_account["stripeAccountId"].startswith("acct_")
@@ -194,32 +209,38 @@ def test_creating_an_organization_account_returns_the_record(sandbox, org_id, co
     assert sandbox.store.count_org_accounts(org_id) == 1
 
 
+@pytest.mark.unit
 def test_an_account_can_be_created_inactive(api, org_id, connect_enabled):
     response = api.post(f"/v1/organizations/{org_id}/stripe-connect/account", json={"active": False})
     assert response.json()["active"] is False
 
 
+@pytest.mark.unit
 def test_reading_the_organization_account_returns_it(api, org_id, connect_account):
     response = api.get(f"/v1/organizations/{org_id}/stripe-connect/account")
     assert response.status_code == 200 and response.json() == connect_account
 
 
+@pytest.mark.unit
 def test_the_organization_account_is_404_until_created(api, org_id, connect_enabled):
     error = error_of(api.get(f"/v1/organizations/{org_id}/stripe-connect/account"), 404)
     assert error["code"] == "ENTITY_NOT_FOUND"
 
 
+@pytest.mark.unit
 def test_creating_an_account_before_connect_is_enabled_is_422(api, org_id):
     error = error_of(api.post(f"/v1/organizations/{org_id}/stripe-connect/account", json={}), 422)
     assert error["code"] == "STRIPE_CONNECT_NOT_ENABLED"
 
 
+@pytest.mark.unit
 def test_creating_an_account_twice_is_422_and_keeps_one(sandbox, api, org_id, connect_account):
     error = error_of(api.post(f"/v1/organizations/{org_id}/stripe-connect/account", json={}), 422)
     assert error["code"] == "STRIPE_CONNECT_ACCOUNT_ALREADY_EXISTS"
     assert sandbox.store.count_org_accounts(org_id) == 1
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("unknown", ["0123456789abcdef01234567", "not-an-id"])
 def test_an_unknown_organization_is_404(api, connect_enabled, unknown):
     for method in ("GET", "POST"):
@@ -227,11 +248,13 @@ def test_an_unknown_organization_is_404(api, connect_enabled, unknown):
         assert error["code"] == "ENTITY_NOT_FOUND" and "Organization" in error["message"]
 
 
+@pytest.mark.unit
 def test_creating_an_account_validates_the_body(api, org_id, connect_enabled):
     error = error_of(api.post(f"/v1/organizations/{org_id}/stripe-connect/account", json={"active": 1}), 422)
     assert error["details"][0]["path"] == "/active"
 
 
+@pytest.mark.unit
 def test_changing_an_account_answers_204_and_changes_active(sandbox, api, org_id, connect_account):
     response = api.patch(f"/v1/stripe-connect/accounts/{connect_account['id']}", json={"active": False})
     assert response.status_code == 204 and response.content == b""
@@ -239,6 +262,7 @@ def test_changing_an_account_answers_204_and_changes_active(sandbox, api, org_id
     assert sandbox.store.org_account(org_id)["active"] is False
 
 
+@pytest.mark.unit
 def test_changing_an_unknown_account_is_404(api, connect_enabled):
     error = error_of(api.patch("/v1/stripe-connect/accounts/0123456789abcdef01234567", json={"active": True}), 404)
     assert error["code"] == "ENTITY_NOT_FOUND"
@@ -247,6 +271,7 @@ def test_changing_an_unknown_account_is_404(api, connect_enabled):
 # -- Accounts are kept apart ---------------------------------------------------------------------------
 
 
+@pytest.mark.unit
 def test_another_accounts_token_gets_401_on_organization_and_record_ids(sandbox, http, org_id, connect_account):
     other = sandbox.create_account(email="intruder@example.com")
     intruder = http(other.token)
@@ -264,6 +289,7 @@ def test_another_accounts_token_gets_401_on_organization_and_record_ids(sandbox,
     assert sandbox.store.org_account(org_id)["active"] is True
 
 
+@pytest.mark.unit
 def test_each_account_sees_only_its_own_connect_config(sandbox, http, api, connect_enabled):
     other = http(sandbox.create_account(email="other@example.com").token)
     error_of(other.get("/v1/stripe-connect"), 404)
@@ -275,6 +301,7 @@ def test_each_account_sees_only_its_own_connect_config(sandbox, http, api, conne
 # -- Onboarding links ------------------------------------------------------------------------------------
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("method", ["POST", "GET"])
 def test_the_onboarding_link_is_served_on_post_and_get(sandbox, api, org_id, connect_account, method):
     urls = {api.request(method, f"/v1/organizations/{org_id}/stripe-connect/account/link").json()["url"]
@@ -284,11 +311,13 @@ def test_the_onboarding_link_is_served_on_post_and_get(sandbox, api, org_id, con
     assert sandbox.count("create_link", method=method) == 2
 
 
+@pytest.mark.unit
 def test_an_onboarding_link_before_the_account_exists_is_422(api, org_id, connect_enabled):
     error = error_of(api.post(f"/v1/organizations/{org_id}/stripe-connect/account/link", json={}), 422)
     assert error["code"] == "STRIPE_CONNECT_ACCOUNT_NOT_FOUND"
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(("allowed", "refused"), [("GET", "POST"), ("POST", "GET")])
 def test_a_disallowed_link_verb_gets_405(sandbox, api, org_id, connect_account, allowed, refused):
     sandbox.set_link_methods({allowed}, disallowed="405")
@@ -300,6 +329,7 @@ def test_a_disallowed_link_verb_gets_405(sandbox, api, org_id, connect_account, 
     assert [(r.method, r.status) for r in sandbox.requests(operation="create_link")] == [(refused, 405), (allowed, 200)]
 
 
+@pytest.mark.unit
 def test_a_disallowed_link_verb_can_get_a_route_level_404(sandbox, api, org_id, connect_account):
     sandbox.set_link_methods({"GET"}, disallowed="404")
     path = f"/v1/organizations/{org_id}/stripe-connect/account/link"
@@ -309,6 +339,7 @@ def test_a_disallowed_link_verb_can_get_a_route_level_404(sandbox, api, org_id, 
     assert api.get(path).status_code == 200
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(("method", "path"), [("GET", "/v1/nothing-here"), ("DELETE", "/v1/stripe-connect"),
                                               ("GET", "/v1/stripe-connect/"), ("PUT", "/sandbox/pay/x")])
 def test_unknown_routes_get_loopbacks_route_level_404(sandbox, api, method, path):
@@ -320,6 +351,7 @@ def test_unknown_routes_get_loopbacks_route_level_404(sandbox, api, method, path
 # -- Onboarding pages -----------------------------------------------------------------------------------------
 
 
+@pytest.mark.unit
 def test_the_onboarding_page_names_the_organization_and_offers_the_button(link_url):
     page = requests.get(link_url, timeout=10)
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
@@ -328,6 +360,7 @@ def test_the_onboarding_page_names_the_organization_and_offers_the_button(link_u
     assert re.search(r'<button id="complete-onboarding"[^>]*>Complete onboarding</button>', page.text)
 
 
+@pytest.mark.unit
 def test_completing_onboarding_enables_charges_and_redirects_to_the_return_url(
     sandbox, api, org_id, connect_body, link_url
 ):
@@ -338,6 +371,7 @@ def test_completing_onboarding_enables_charges_and_redirects_to_the_return_url(
     assert sandbox.count("page_onboarding", method="POST") == 1
 
 
+@pytest.mark.unit
 def test_a_used_link_redirects_to_the_refresh_url(connect_body, link_url):
     requests.post(link_url, allow_redirects=False, timeout=10)
     for method in ("GET", "POST"):
@@ -345,6 +379,7 @@ def test_a_used_link_redirects_to_the_refresh_url(connect_body, link_url):
         assert response.status_code == 303 and response.headers["Location"] == connect_body["refreshUrl"]
 
 
+@pytest.mark.unit
 def test_an_expired_link_redirects_to_the_refresh_url_and_changes_nothing(sandbox, org_id, connect_body, link_url):
     sandbox.set_link_expiry(0)
     for method in ("GET", "POST"):
@@ -353,6 +388,7 @@ def test_an_expired_link_redirects_to_the_refresh_url_and_changes_nothing(sandbo
     assert sandbox.store.org_account(org_id)["charges_enabled"] is False
 
 
+@pytest.mark.unit
 def test_an_unknown_link_is_a_404_page(sandbox):
     response = requests.get(f"{sandbox.url}/sandbox/onboarding/no-such-link", timeout=10)
     assert response.status_code == 404 and response.headers["content-type"].startswith("text/html")
@@ -361,11 +397,13 @@ def test_an_unknown_link_is_a_404_page(sandbox):
 # -- Payment -------------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.unit
 def test_the_payment_intent_is_refused_before_onboarding(anon, invoice, connect_account):
     error = error_of(anon.get(f"/v1/documents/{invoice.shareable_id}/stripe-connect/payment-intent"), 422)
     assert error["code"] == "STRIPE_CONNECT_NOT_ONBOARDED"
 
 
+@pytest.mark.unit
 def test_the_payment_intent_needs_no_token_once_onboarded(sandbox, anon, org_id, invoice, connect_body,
                                                           connect_account):
     sandbox.store.set_charges_enabled(org_id, True)
@@ -381,6 +419,7 @@ def test_the_payment_intent_needs_no_token_once_onboarded(sandbox, anon, org_id,
     assert sandbox.requests(operation="get_payment_intent")[-1].account_id is None
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("inactive", ["config", "account"])
 def test_the_payment_intent_is_refused_when_connect_is_inactive(sandbox, anon, account, org_id, invoice,
                                                                connect_account, inactive):
@@ -393,10 +432,12 @@ def test_the_payment_intent_is_refused_when_connect_is_inactive(sandbox, anon, a
     assert error["code"] == "STRIPE_CONNECT_NOT_ONBOARDED"
 
 
+@pytest.mark.unit
 def test_the_payment_intent_of_an_unknown_document_is_404(anon):
     error_of(anon.get("/v1/documents/no-such-document/stripe-connect/payment-intent"), 404)
 
 
+@pytest.mark.unit
 def test_the_pay_page_marks_the_invoice_paid(sandbox, anon, org_id, invoice, connect_account):
     sandbox.store.set_charges_enabled(org_id, True)
     page = requests.get(f"{sandbox.url}/sandbox/pay/{invoice.shareable_id}", timeout=10)
@@ -411,6 +452,7 @@ def test_the_pay_page_marks_the_invoice_paid(sandbox, anon, org_id, invoice, con
     assert error["code"] == "DOCUMENT_ALREADY_PAID"
 
 
+@pytest.mark.unit
 def test_the_pay_page_refuses_before_onboarding(sandbox, invoice, connect_account):
     page = requests.get(f"{sandbox.url}/sandbox/pay/{invoice.shareable_id}", timeout=10)
     assert page.status_code == 200 and "pay-now" not in page.text
@@ -422,6 +464,7 @@ def test_the_pay_page_refuses_before_onboarding(sandbox, invoice, connect_accoun
 # -- Rate limit -------------------------------------------------------------------------------------------
 
 
+@pytest.mark.unit
 def test_the_rate_limit_answers_429_with_retry_after(sandbox, api):
     sandbox.set_rate_limit(5)
     statuses = [api.get("/v1/Accounts/authorized") for _ in range(12)]
@@ -435,6 +478,7 @@ def test_the_rate_limit_answers_429_with_retry_after(sandbox, api):
     assert api.get("/v1/Accounts/authorized").status_code == 200
 
 
+@pytest.mark.unit
 def test_the_rate_limit_is_per_token(sandbox, http, api):
     sandbox.set_rate_limit(3)
     for _ in range(4):
@@ -444,6 +488,7 @@ def test_the_rate_limit_is_per_token(sandbox, http, api):
     assert other.get("/v1/Accounts/authorized").status_code == 200
 
 
+@pytest.mark.unit
 def test_the_default_limit_is_100_per_second_and_can_be_switched_off(sandbox, api):
     assert sandbox.settings.rate_limit == 100
     sandbox.set_rate_limit(None)
@@ -453,6 +498,7 @@ def test_the_default_limit_is_100_per_second_and_can_be_switched_off(sandbox, ap
 # -- Faults ---------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.unit
 def test_fail_next_answers_the_status_for_count_calls_then_recovers(sandbox, api):
     sandbox.fail_next("get_connect", status=503, count=2)
     responses = [api.get("/v1/stripe-connect") for _ in range(3)]
@@ -461,12 +507,14 @@ def test_fail_next_answers_the_status_for_count_calls_then_recovers(sandbox, api
     assert [(r.status, r.fault) for r in sandbox.requests()] == [(503, "error"), (503, "error"), (404, None)]
 
 
+@pytest.mark.unit
 def test_an_injected_429_carries_retry_after(sandbox, api):
     sandbox.fail_next("check_token", status=429, retry_after=2)
     response = api.get("/v1/Accounts/authorized")
     assert error_of(response, 429)["name"] == "TooManyRequestsError" and response.headers["Retry-After"] == "2"
 
 
+@pytest.mark.unit
 def test_faults_can_target_a_method_and_path_pattern(sandbox, api, connect_enabled):
     sandbox.fail_next(None, status=500, path=r"^/v1/stripe-connect$", method="PATCH")
     assert api.get("/v1/stripe-connect").status_code == 200
@@ -474,6 +522,7 @@ def test_faults_can_target_a_method_and_path_pattern(sandbox, api, connect_enabl
     assert api.patch("/v1/stripe-connect", json={}).status_code == 204
 
 
+@pytest.mark.unit
 def test_a_dropped_connection_is_a_connection_error_and_does_no_work(sandbox, api, org_id, connect_enabled):
     sandbox.drop_next("create_account")
     with pytest.raises(requests.exceptions.ConnectionError):
@@ -484,6 +533,7 @@ def test_a_dropped_connection_is_a_connection_error_and_does_no_work(sandbox, ap
     assert api.post(f"/v1/organizations/{org_id}/stripe-connect/account", json={}).status_code == 200
 
 
+@pytest.mark.unit
 def test_a_lost_answer_is_a_connection_error_after_the_work_is_done(sandbox, api, org_id, connect_enabled):
     sandbox.lose_response_next("create_account")
     with pytest.raises(requests.exceptions.ConnectionError):
@@ -493,6 +543,7 @@ def test_a_lost_answer_is_a_connection_error_after_the_work_is_done(sandbox, api
     assert (record.status, record.fault) == (200, "lose_response")
 
 
+@pytest.mark.unit
 def test_a_session_keeps_working_after_its_connection_was_dropped(sandbox, api):
     assert api.get("/v1/Accounts/authorized").status_code == 200  # a pooled keep-alive connection
     sandbox.drop_next("check_token")
@@ -501,6 +552,7 @@ def test_a_session_keeps_working_after_its_connection_was_dropped(sandbox, api):
     assert api.get("/v1/Accounts/authorized").status_code == 200
 
 
+@pytest.mark.unit
 def test_latency_delays_the_targeted_operation(sandbox, api):
     sandbox.set_latency(0.3, operation="check_token")
     started = time.monotonic()
@@ -511,6 +563,7 @@ def test_latency_delays_the_targeted_operation(sandbox, api):
     assert time.monotonic() - started < 0.25
 
 
+@pytest.mark.unit
 def test_clear_faults_removes_rules_and_latency(sandbox, api):
     sandbox.fail_next(None, status=500, count=5)
     sandbox.set_latency(1.0)
@@ -520,6 +573,7 @@ def test_clear_faults_removes_rules_and_latency(sandbox, api):
     assert time.monotonic() - started < 0.5
 
 
+@pytest.mark.unit
 def test_a_request_in_flight_during_a_reset_leaves_no_trace_after_it(sandbox, http, account):
     sandbox.set_latency(0.3)
     slow = threading.Thread(target=http(account.token).get, args=("/v1/Accounts/authorized",))
@@ -532,6 +586,7 @@ def test_a_request_in_flight_during_a_reset_leaves_no_trace_after_it(sandbox, ht
     assert http(account.token).get("/v1/Accounts/authorized").status_code == 500  # the fault was not used up
 
 
+@pytest.mark.unit
 def test_unknown_fault_targets_are_refused(sandbox):
     with pytest.raises(ValueError, match="unknown operation"):
         sandbox.fail_next("get_everything")
@@ -542,6 +597,7 @@ def test_unknown_fault_targets_are_refused(sandbox):
 # -- Secrets -----------------------------------------------------------------------------------------------
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("mode", "expected"),
     [
@@ -567,6 +623,7 @@ def test_secrets_come_back_full_masked_or_omitted(sandbox, api, connect_body, mo
 # -- Request log ---------------------------------------------------------------------------------------------
 
 
+@pytest.mark.unit
 def test_the_log_counts_calls_per_operation_and_method(sandbox, api, account, org_id, connect_account):
     api.get(f"/v1/organizations/{org_id}/stripe-connect/account/link")
     api.post(f"/v1/organizations/{org_id}/stripe-connect/account/link")
@@ -579,6 +636,7 @@ def test_the_log_counts_calls_per_operation_and_method(sandbox, api, account, or
     assert sandbox.requests() == []
 
 
+@pytest.mark.unit
 def test_the_log_never_holds_tokens_or_secret_values(sandbox, api, account, connect_body):
     api.post("/v1/stripe-connect", json=connect_body)
     api.get("/v1/stripe-connect")
@@ -590,6 +648,7 @@ def test_the_log_never_holds_tokens_or_secret_values(sandbox, api, account, conn
         assert secret not in logged
 
 
+@pytest.mark.unit
 def test_every_response_carries_the_request_id_of_its_log_record(sandbox, api):
     response = api.get("/v1/stripe-connect")
     assert response.headers["X-Request-Id"] == sandbox.requests()[-1].request_id
@@ -598,11 +657,13 @@ def test_every_response_carries_the_request_id_of_its_log_record(sandbox, api):
 # -- Bad input ---------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.unit
 def test_malformed_json_is_400(api):
     error = error_of(api.post("/v1/stripe-connect", data=b'{"privateKey": ', headers={"Content-Type": "application/json"}), 400)
     assert error["name"] == "BadRequestError"
 
 
+@pytest.mark.unit
 def test_a_body_over_64_kib_is_413(api, org_id):
     body = {"privateKey": "sk_test_x", "publicKey": "pk_test_x", "custom": {"blob": "x" * (70 * 1024)}}
     assert error_of(api.post("/v1/stripe-connect", json=body), 413)["name"] == "PayloadTooLargeError"
@@ -614,10 +675,12 @@ def test_a_body_over_64_kib_is_413(api, org_id):
     assert api.get("/v1/Accounts/authorized").status_code == 200  # the connection is still usable
 
 
+@pytest.mark.unit
 def test_a_body_that_is_not_json_is_415(api):
     error_of(api.post("/v1/stripe-connect", data="privateKey=x", headers={"Content-Type": "text/plain"}), 415)
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     "raw",
     [b"NaN", b'{"applicationFee": NaN}', b'{"applicationFee": 1e999}', b"\xff\xfe", b'"text"', b"[]", b"null",
@@ -635,6 +698,7 @@ def test_garbage_bodies_get_a_4xx_never_a_500(api, org_id, raw):
 # -- Admin API ----------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.unit
 def test_the_admin_api_seeds_data_for_other_processes(sandbox):
     admin = f"{sandbox.url}/_sandbox"
     account = requests.post(f"{admin}/accounts", json={"email": "script@example.com"}, timeout=10).json()
@@ -649,6 +713,7 @@ def test_the_admin_api_seeds_data_for_other_processes(sandbox):
     assert demo["token"] == sandbox.seed_demo().token
 
 
+@pytest.mark.unit
 def test_the_admin_api_reads_the_log_and_switches_faults_and_settings(sandbox, api):
     admin = f"{sandbox.url}/_sandbox"
     api.get("/v1/stripe-connect")
@@ -674,6 +739,7 @@ def test_the_admin_api_reads_the_log_and_switches_faults_and_settings(sandbox, a
     assert sandbox.settings.secrets == "full" and sandbox.requests() == []
 
 
+@pytest.mark.unit
 def test_admin_calls_are_not_logged_rate_limited_or_faulted(sandbox):
     sandbox.set_rate_limit(1)
     sandbox.fail_next(None, status=500, count=10)
@@ -685,6 +751,7 @@ def test_admin_calls_are_not_logged_rate_limited_or_faulted(sandbox):
 # -- Server --------------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.unit
 def test_two_hundred_concurrent_requests_are_all_answered(sandbox, http, api, org_id, connect_account):
     sandbox.set_rate_limit(None)
     sessions = [http(api.headers["Authorization"]) for _ in range(50)]
@@ -699,6 +766,7 @@ def test_two_hundred_concurrent_requests_are_all_answered(sandbox, http, api, or
     assert len(sandbox.requests()) == 200 + 2  # plus the two fixture calls
 
 
+@pytest.mark.unit
 def test_a_sandbox_starts_fast_on_a_free_port_and_stops_without_leaking_threads():
     before = set(threading.enumerate())
     started = time.monotonic()
@@ -711,6 +779,7 @@ def test_a_sandbox_starts_fast_on_a_free_port_and_stops_without_leaking_threads(
         requests.get(f"{sb.url}/v1/Accounts/authorized", timeout=2)
 
 
+@pytest.mark.unit
 def test_a_file_database_keeps_data_and_the_demo_token_across_restarts(tmp_path: Path):
     db = str(tmp_path / "sandbox.sqlite3")
     with Sandbox(db=db) as first:
@@ -723,6 +792,7 @@ def test_a_file_database_keeps_data_and_the_demo_token_across_restarts(tmp_path:
         assert requests.get(f"{second.url}/v1/Accounts/authorized", headers=auth, timeout=10).status_code == 200
 
 
+@pytest.mark.sandbox
 def test_the_command_line_prints_a_working_token_and_keeps_it_across_restarts(tmp_path: Path):
     database = str(tmp_path / "cli.db")
     with _command_line("--db", database) as banner:
@@ -737,6 +807,7 @@ def test_the_command_line_prints_a_working_token_and_keeps_it_across_restarts(tm
         assert f"export SPACEINVOICES_ACCESS_TOKEN={token}\n" in again and org in again
 
 
+@pytest.mark.unit
 def test_the_sandbox_loads_without_pulumi_and_the_package_without_the_sandbox():
     code = (
         "import sys, pulumi_spaceinvoices\n"

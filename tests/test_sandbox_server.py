@@ -17,6 +17,8 @@ from hypothesis import strategies as st
 
 from pulumi_spaceinvoices.sandbox.wire import MAX_BODY_BYTES
 
+pytestmark = pytest.mark.unit
+
 PROPERTY = settings(max_examples=25, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 

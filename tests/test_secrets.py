@@ -23,6 +23,8 @@ from pulumi_spaceinvoices.sandbox import Account, Sandbox
 from tests.harness import Engine, RunResult
 from tests.support import engine
 
+pytestmark = pytest.mark.stepwise
+
 SECRET_KEY = "sk_test_LEAKCANARYkey0a1b2c3d4e5f"
 ROTATED_KEY = "sk_test_LEAKCANARYrotated9z8y7x6w"
 WEBHOOK = "whsec_LEAKCANARYhook5g6h7i8j9k"

@@ -9,6 +9,8 @@ from pulumi_spaceinvoices import SpaceInvoicesClient
 from pulumi_spaceinvoices.models import StripeConnectFields
 from pulumi_spaceinvoices.stripe_connect_config import INPUT_KEYS, OUTPUT_ONLY_KEYS, StripeConnectConfigProvider
 
+pytestmark = pytest.mark.unit
+
 SECRET_KEY = "sk_test_CONFIGsecret0123456789"
 WEBHOOK = "whsec_CONFIGwebhook0123456789"
 

@@ -74,6 +74,8 @@ from pulumi_spaceinvoices.settings import CONFIG_API_URL, CONFIG_TOKEN
 from pulumi_spaceinvoices.stripe_connect_config import StripeConnectConfigProvider
 from tests.support import connect_inputs, serve_http
 
+pytestmark = pytest.mark.unit
+
 DOCUMENT = yaml.safe_load((Path(__file__).parent / "data" / "stripe-connect-openapi.yaml").read_text("utf-8"))
 SCHEMAS = DOCUMENT["components"]["schemas"]
 
