@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -57,6 +58,7 @@ class Declared:
     required: bool
 
 
+@cache
 def declared(cls: type) -> tuple[Declared, ...]:
     """The declared fields of a dataclass, in order (a State's: the Args' first)."""
     found = []
