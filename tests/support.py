@@ -6,7 +6,11 @@
 - `provider_string(provider)`: the serialized `__provider`, as a program registers it.
 - `serve_http(handler)`: a real HTTP server on loopback with a `BaseHTTPRequestHandler`; yields its URL.
 - `OnboardingProcess`: `spaceinvoices-onboarding serve` in a process of its own, its output kept;
-  `csrf_of(page)` its form's token; `api_calls(sandbox)` the API operations the sandbox served.
+  `csrf_of(page)` its form's token.
+- `api_calls(sandbox)`: the one count of the API operations the sandbox served since its log was
+  last cleared (options: one account's, pages too, clear after); `api_calls_in_order` the same as
+  a list in order, `api_calls_by_account` per account.
+  (tests/lifecycle.py runs a lifecycle as a table of steps, each step's calls counted by it.)
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import SimpleNamespace
 from typing import Any
 
 import requests
@@ -112,9 +117,52 @@ def serve_http(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
 SIGNING_KEY = "onboarding-signing-key-for-tests-0123456789abcdef"
 
 
-def api_calls(sandbox: Any) -> Counter[str]:
-    """The API operations the sandbox served since its log was last cleared (a browser's pages left out)."""
-    return Counter(r.operation for r in sandbox.requests() if not r.operation.startswith("page_"))
+def _served(sandbox: Any, pages: bool, account: Any) -> Iterator[Any]:
+    account_id = getattr(account, "id", account)
+    for record in sandbox.requests():
+        if (pages or not record.operation.startswith("page_")) and account_id in (None, record.account_id):
+            yield record
+
+
+def api_calls(sandbox: Any, *, account: Any = None, pages: bool = False, clear: bool = False) -> Counter[str]:
+    """The operations `sandbox` served since its log was last cleared, counted by name: the API's, and
+    with `pages=True` the pages a browser opens (`page_*`) too; of `account` alone (an Account or an
+    account id) when given. `clear=True` clears the log after counting (the next count starts there).
+    `sandbox` is anything with `requests()` and `clear_requests()`: the session's Sandbox, or a
+    `RemoteSandbox` (a sandbox process, read through its admin API)."""
+    counted = Counter(record.operation for record in _served(sandbox, pages, account))
+    if clear:
+        sandbox.clear_requests()
+    return counted
+
+
+class RemoteSandbox:
+    """A sandbox in a process of its own (run.sh's), its request log read through its admin API, with
+    the `requests()` and `clear_requests()` of the session's Sandbox: `api_calls` counts it the same."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def requests(self) -> list[SimpleNamespace]:
+        answer = requests.get(f"{self.url}/_sandbox/requests", timeout=10)
+        answer.raise_for_status()
+        return [SimpleNamespace(**record) for record in answer.json()["requests"]]
+
+    def clear_requests(self) -> None:
+        requests.delete(f"{self.url}/_sandbox/requests", timeout=10).raise_for_status()
+
+
+def api_calls_in_order(sandbox: Any, *, account: Any = None, pages: bool = False) -> list[str]:
+    """What `api_calls` counts, as the list of operations in the order they were served."""
+    return [record.operation for record in _served(sandbox, pages, account)]
+
+
+def api_calls_by_account(sandbox: Any) -> dict[str, Counter[str]]:
+    """`api_calls` split by the account whose token made each call: {account id: operations}."""
+    found: dict[str, Counter[str]] = {}
+    for record in _served(sandbox, False, None):
+        found.setdefault(record.account_id, Counter())[record.operation] += 1
+    return found
 
 
 def connect_to_endpoint(endpoint_url: str, *org_ids: str) -> None:

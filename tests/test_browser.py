@@ -184,29 +184,23 @@ def onboarding(sandbox, account, configured, org_id) -> Iterator[Any]:
         yield endpoint
 
 
-def calls_since_last(sandbox: Any) -> dict[str, int]:
-    counted = api_calls(sandbox)
-    sandbox.clear_requests()
-    return dict(counted)
-
-
 def test_onboarding_from_the_entry_url_to_complete_in_a_browser(page, sandbox, org_id, onboarding):
     page.goto(entry_url(onboarding.url, org_id, SIGNING_KEY))
     assert page.inner_text("#title") == "Set up payments" and page.inner_text("#organization") == org_id
     screenshot(page, "entry-page")
-    assert calls_since_last(sandbox) == {}, "opening the entry URL mints nothing"
+    assert api_calls(sandbox, clear=True) == {}, "opening the entry URL mints nothing"
 
     page.click("#continue")
     page.wait_for_url(f"{sandbox.url}/sandbox/onboarding/*")
     assert page.title() == "Stripe Connect onboarding (sandbox)"
-    assert calls_since_last(sandbox) == {"get_account": 1, "create_link": 1}
+    assert api_calls(sandbox, clear=True) == {"get_account": 1, "create_link": 1}
 
     page.click("#complete-onboarding")
     page.wait_for_url(f"{onboarding.url}/return")
     assert page.inner_text("#title") == "Onboarding complete"
     assert page.get_attribute("#onboarding-status", "data-status") == "complete"
     screenshot(page, "return-page-complete")
-    assert calls_since_last(sandbox) == {"get_account": 1}, "return reads the account: arriving there proves nothing"
+    assert api_calls(sandbox, clear=True) == {"get_account": 1}, "return reads the account: arriving there proves nothing"
     assert sandbox.store.org_account(org_id)["charges_enabled"] is True  # and the API agrees
 
     log = onboarding.stop()
@@ -220,13 +214,13 @@ def test_a_used_link_lands_on_refresh_which_leads_to_a_fresh_link_in_a_browser(p
     first_link = page.url
     requests.post(first_link, allow_redirects=False, timeout=10)  # a mail scanner used it meanwhile
     sandbox.store.set_charges_enabled(org_id, False)
-    calls_since_last(sandbox)
+    sandbox.clear_requests()
 
     time.sleep(1.1)  # the endpoint's interval between two links of one organization (1 s here)
     page.click("#complete-onboarding")  # Stripe: a used link goes to refresh_url; the endpoint mints anew
     page.wait_for_url(f"{sandbox.url}/sandbox/onboarding/*")
     assert page.url != first_link
-    assert calls_since_last(sandbox) == {"get_account": 1, "create_link": 1}
+    assert api_calls(sandbox, clear=True) == {"get_account": 1, "create_link": 1}
     screenshot(page, "refresh-fresh-link")
 
     page.click("#complete-onboarding")
@@ -241,8 +235,8 @@ def test_return_without_finishing_offers_to_continue_in_a_browser(page, sandbox,
     page.goto(f"{onboarding.url}/return")  # the person left Stripe before the end
     assert page.inner_text("#title") == "More details needed"
     screenshot(page, "return-page-more-details")
-    calls_since_last(sandbox)
+    sandbox.clear_requests()
     time.sleep(1.1)
     page.click("#continue")
     page.wait_for_url(f"{sandbox.url}/sandbox/onboarding/*")
-    assert calls_since_last(sandbox) == {"get_account": 1, "create_link": 1}
+    assert api_calls(sandbox, clear=True) == {"get_account": 1, "create_link": 1}

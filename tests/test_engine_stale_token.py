@@ -11,12 +11,11 @@ holds a protected resource the program does not declare. The API calls of each s
 
 from __future__ import annotations
 
-from collections import Counter
-
 import pytest
 
 from tests.native_sdks import ENTRY_URL_CONFIG, ENTRY_URL_SECRETS, LIFECYCLE
 from tests.realengine import PROGRAMS
+from tests.support import api_calls
 
 pytestmark = pytest.mark.engine
 
@@ -26,10 +25,6 @@ ADAPTERS = ("dynamic", "native")
 REFRESH_CALLS = {"dynamic": {"get_connect": 1, "get_account": 1}, "native": {"get_connect": 1, "get_account": 2}}
 DESTROY_CALLS = {"update_connect": 1, "update_account": 1}
 ACCOUNT = "spaceinvoices:index:OrganizationConnectAccount"
-
-
-def calls(sandbox) -> Counter[str]:
-    return Counter(r.operation for r in sandbox.requests() if not r.operation.startswith("page_"))
 
 
 def refused(sandbox) -> int:
@@ -75,22 +70,22 @@ def test_after_a_rotation_refresh_and_destroy_name_refresh_run_program_after_whi
     refresh = project.refresh(check=False)
     assert refresh.returncode != 0
     assert_says_what_to_do(refresh.stdout, account.token, new_token)
-    assert calls(sandbox) == REFRESH_CALLS[adapter] and refused(sandbox) == sum(REFRESH_CALLS[adapter].values())
+    assert api_calls(sandbox) == REFRESH_CALLS[adapter] and refused(sandbox) == sum(REFRESH_CALLS[adapter].values())
 
     sandbox.clear_requests()
     destroy = project.destroy(check=False)
     assert destroy.returncode != 0
     assert_says_what_to_do(destroy.stdout, account.token, new_token)
     assert sandbox.store.org_account(org_id)["active"] is True, "nothing was deactivated with the refused token"
-    assert sum(calls(sandbox).values()) == refused(sandbox) >= 1
+    assert sum(api_calls(sandbox).values()) == refused(sandbox) >= 1
 
     sandbox.clear_requests()
     project.refresh("--run-program")  # what the hint says; the native link went with the failed destroy
-    assert calls(sandbox) == {"get_connect": 1, "get_account": 1} and refused(sandbox) == 0
+    assert api_calls(sandbox) == {"get_connect": 1, "get_account": 1} and refused(sandbox) == 0
 
     sandbox.clear_requests()
     project.destroy()
-    assert calls(sandbox) == DESTROY_CALLS and refused(sandbox) == 0
+    assert api_calls(sandbox) == DESTROY_CALLS and refused(sandbox) == 0
     assert sandbox.store.org_account(org_id)["active"] is False
     assert sandbox.store.connect_config(account.id)["active"] is False
     assert project.resources(":StripeConnectConfig") == [] and project.resources(":OrganizationConnectAccount") == []
@@ -112,17 +107,17 @@ def test_after_an_up_failed_on_a_mistyped_token_and_the_config_fixed_refresh_run
     destroy = project.destroy(check=False)
     assert destroy.returncode != 0
     assert_says_what_to_do(destroy.stdout, account.token, mistyped)
-    assert sum(calls(sandbox).values()) == refused(sandbox) >= 1
+    assert sum(api_calls(sandbox).values()) == refused(sandbox) >= 1
     assert sandbox.store.org_account(org_id)["active"] is True
 
     # A refresh that runs the program saves the current settings with the stack: a plain destroy then works.
     sandbox.clear_requests()
     project.refresh("--run-program")
-    assert calls(sandbox) == {"get_connect": 1, "get_account": 1} and refused(sandbox) == 0
+    assert api_calls(sandbox) == {"get_connect": 1, "get_account": 1} and refused(sandbox) == 0
 
     sandbox.clear_requests()
     project.destroy()
-    assert calls(sandbox) == DESTROY_CALLS and refused(sandbox) == 0
+    assert api_calls(sandbox) == DESTROY_CALLS and refused(sandbox) == 0
     assert sandbox.store.org_account(org_id)["active"] is False
     assert sandbox.store.connect_config(account.id)["active"] is False
 
@@ -161,11 +156,11 @@ def test_with_a_protected_account_outside_the_program_the_hint_keeps_the_state_v
 
     sandbox.clear_requests()
     project.refresh("--run-program")
-    assert refused(sandbox) == 0 and calls(sandbox) == {"get_connect": 1, "get_account": 2}  # Acme, Globex (the native link went with the failed destroy)
+    assert refused(sandbox) == 0 and api_calls(sandbox) == {"get_connect": 1, "get_account": 2}  # Acme, Globex (the native link went with the failed destroy)
     sandbox.clear_requests()
     destroy = project.destroy(check=False)  # everything but the protected account, which Pulumi keeps
     assert destroy.returncode != 0 and "because it is protected" in destroy.stdout, destroy.stdout
-    assert calls(sandbox) == DESTROY_CALLS and refused(sandbox) == 0
+    assert api_calls(sandbox) == DESTROY_CALLS and refused(sandbox) == 0
     assert sandbox.store.org_account(org_id)["active"] is False
     assert sandbox.store.connect_config(account.id)["active"] is False
 
@@ -176,5 +171,5 @@ def test_with_a_protected_account_outside_the_program_the_hint_keeps_the_state_v
     project.pulumi("state", "unprotect", "--yes", globex["urn"])
     sandbox.clear_requests()
     project.destroy()
-    assert calls(sandbox) == {"update_account": 1} and refused(sandbox) == 0
+    assert api_calls(sandbox) == {"update_account": 1} and refused(sandbox) == 0
     assert sandbox.store.org_account(other)["active"] is False and project.resources() == []

@@ -39,7 +39,7 @@ import yaml
 from pulumi_spaceinvoices.onboarding_entry import entry_url
 from tests.actions_runner import Runner, load_workflow, machine_path
 from tests.realengine import PASSPHRASE, require_cli
-from tests.support import live_secret_key, serve_http
+from tests.support import RemoteSandbox, api_calls, live_secret_key, serve_http
 
 pytestmark = pytest.mark.engine
 
@@ -76,7 +76,7 @@ def check(condition: bool, message: str) -> None:
         pytest.fail(message, pytrace=False)
 
 
-class SandboxProcess:
+class SandboxProcess(RemoteSandbox):
     """A sandbox started by run.sh, seen through its admin API and its database file."""
 
     def __init__(self, state: Path) -> None:
@@ -92,11 +92,8 @@ class SandboxProcess:
         return response
 
     def calls(self) -> Counter[str]:
-        """Operations served since the last `clear()` (admin calls are never logged)."""
-        return Counter(r["operation"] for r in self.admin("GET", "requests").json()["requests"])
-
-    def clear(self) -> None:
-        self.admin("DELETE", "requests")
+        """Operations served since the last `clear_requests()`, the pages a browser opens included."""
+        return api_calls(self, pages=True)
 
     def rows(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
         """Rows of the sandbox's SQLite database, opened read-only."""
@@ -258,7 +255,7 @@ def test_the_quickstart_as_printed_from_run_sh_to_run_sh_stop(quickstart: Quicks
     assert f"export VIRTUAL_ENV='{ROOT}/.venv'" in env_file
     assert (quickstart.state / "passphrase").stat().st_mode & 0o077 == 0  # readable by its owner only
 
-    sandbox.clear()
+    sandbox.clear_requests()
     started = time.monotonic()
     again = quickstart.run_sh()  # safe to re-run: the same sandbox, endpoint and stack, and no API call
     assert again.returncode == 0, shown(again.stdout, *secrets)
@@ -284,7 +281,7 @@ def test_the_quickstart_as_printed_from_run_sh_to_run_sh_stop(quickstart: Quicks
     # 1. The entry URL in one browser (a cookie jar): its page, Continue (the endpoint makes the link
     # and sends the browser to it), the sandbox's onboarding page, Complete, the endpoint's return page.
     browser = requests.Session()
-    sandbox.clear()
+    sandbox.clear_requests()
     started = time.monotonic()
     entry_page = browser.get(told["entry"], timeout=10)
     check(entry_page.status_code == 200 and 'id="continue"' in entry_page.text, f"entry page: {entry_page.status_code}")
@@ -295,12 +292,12 @@ def test_the_quickstart_as_printed_from_run_sh_to_run_sh_stop(quickstart: Quicks
         "get_account": 1, "create_link": 1}
     check(to_stripe.status_code == 303 and LINK.fullmatch(to_stripe.headers.get("location", "")) is not None,
           f"Continue: {to_stripe.status_code}, not a redirect to the sandbox's onboarding page")
-    sandbox.clear()
+    sandbox.clear_requests()
     started = time.monotonic()
     completed = submit(to_stripe.headers["location"], "complete-onboarding", browser)
     assert steps.record("sandbox onboarding page: open, Complete", started, sandbox.calls()) == {"page_onboarding": 2}
     assert completed.status_code == 303 and completed.headers["location"] == f"{endpoint_url}/return"
-    sandbox.clear()
+    sandbox.clear_requests()
     started = time.monotonic()
     returned = browser.get(completed.headers["location"], timeout=10)
     assert steps.record("endpoint return page", started, sandbox.calls()) == {"get_account": 1}  # reads the account
@@ -311,7 +308,7 @@ def test_the_quickstart_as_printed_from_run_sh_to_run_sh_stop(quickstart: Quicks
 
     def typed(command: str) -> subprocess.CompletedProcess[str]:
         """A command typed in the shell step 2 sets up: from the repository root, then the project."""
-        sandbox.clear()
+        sandbox.clear_requests()
         done = quickstart.shell(f"{source} && {cd} && {command}")
         assert done.returncode == 0, shown(done.stdout, *secrets)
         assert not any(secret in done.stdout for secret in secrets)
@@ -343,7 +340,7 @@ def test_the_quickstart_as_printed_from_run_sh_to_run_sh_stop(quickstart: Quicks
     assert typed(show).stdout.strip() == "true"
 
     # 3. The demo invoice, paid on the pay page.
-    sandbox.clear()
+    sandbox.clear_requests()
     started = time.monotonic()
     paid = submit(told["pay"], "pay-now")
     assert steps.record("pay page: open, submit", started, sandbox.calls()) == {"page_pay": 2}
@@ -442,7 +439,7 @@ def test_multi_org_readme_steps_as_written_against_the_quickstart_sandbox(quicks
         assert script.count("cd examples/multi-org") <= 1
         return script.replace(".pulumi-state/", f"{quickstart.state}/").replace("cd examples/multi-org", f"cd {folder}")
 
-    sandbox.clear()
+    sandbox.clear_requests()
     started = time.monotonic()
     first = quickstart.shell("set -euo pipefail\n" + localized(setup) + f"declare -p URL ACCOUNT_ID TOKEN > {shell_state}\n"
                              f"declare -f post field new_org >> {shell_state}\n")
@@ -493,7 +490,7 @@ def test_multi_org_readme_steps_as_written_against_the_quickstart_sandbox(quicks
     add, leave, preview, token_back, remove, no_op, raw_links, destroy = lines
 
     def step(line: str) -> tuple[subprocess.CompletedProcess[str], Counter[str]]:
-        sandbox.clear()
+        sandbox.clear_requests()
         started = time.monotonic()
         done = typed(line)
         return done, steps.record(line.split("  #")[0].strip(), started, sandbox.calls())
@@ -670,7 +667,7 @@ def test_gitops_workflow_jobs_run_as_a_runner_runs_them(tmp_path, workspace, san
         started = time.monotonic()
         pull_request = runner.run("pull_request")
         preview = pull_request["preview"]
-        calls = steps.record("pull request: job preview", started, Counter(r.operation for r in sandbox.requests()),
+        calls = steps.record("pull request: job preview", started, api_calls(sandbox, pages=True),
                              preview.steps)
         assert preview.ok, shown(preview.log, *hidden)
         assert not pull_request["up"].ran
@@ -686,7 +683,7 @@ def test_gitops_workflow_jobs_run_as_a_runner_runs_them(tmp_path, workspace, san
         started = time.monotonic()
         push = runner.run("push")
         up = push["up"]
-        calls = steps.record("push to main: job up", started, Counter(r.operation for r in sandbox.requests()),
+        calls = steps.record("push to main: job up", started, api_calls(sandbox, pages=True),
                              up.steps)
         assert up.ok, shown(up.log, *hidden)
         assert not push["preview"].ran

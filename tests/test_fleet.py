@@ -19,6 +19,7 @@ import pytest
 from pulumi_spaceinvoices.fleet.layout import conflicts, jump_hash, plan_moves, shard_of, shard_stack
 from pulumi_spaceinvoices.fleet.organizations import InputError, parse
 from pulumi_spaceinvoices.fleet.runner import Progress, StackResult
+from tests.support import api_calls
 
 SECRET_KEY = "sk_test_FleetSecretKey000000wxyz"
 
@@ -104,10 +105,6 @@ def test_progress_redraws_a_line_per_stack_and_a_total_on_a_terminal_and_prints_
 
 # The command under the real CLI.
 
-def calls(sandbox) -> Counter[str]:
-    return Counter(r.operation for r in sandbox.requests() if not r.operation.startswith("page_"))
-
-
 @pytest.fixture
 def fleet(workspace, sandbox, account, tmp_path):
     config = tmp_path / "fleet.yaml"
@@ -159,7 +156,7 @@ def test_a_fleet_lifecycle_makes_the_expected_calls_and_moves_organizations_when
 
     sandbox.clear_requests()
     fleet("up", orgs, "--shards", "3", "--parallel", "2")
-    assert calls(sandbox) == {"get_connect": 1, "enable_connect": 1, "get_account": 12, "create_account": 12}
+    assert api_calls(sandbox) == {"get_connect": 1, "enable_connect": 1, "get_account": 12, "create_account": 12}
     summary = fleet.summary()
     assert set(summary) == {"connect", "shard-00", "shard-01", "shard-02"}
     assert sum(s["created"] for s in summary.values()) == 13
@@ -169,17 +166,17 @@ def test_a_fleet_lifecycle_makes_the_expected_calls_and_moves_organizations_when
 
     sandbox.clear_requests()
     fleet("up", orgs)  # the recorded layout: 3 shards
-    assert calls(sandbox) == {}, "a no-op up makes no call"
+    assert api_calls(sandbox) == {}, "a no-op up makes no call"
     assert {s["result"] for s in fleet.summary().values()} == {"unchanged"}, "nor starts an engine"
     fleet("preview", orgs)
-    assert calls(sandbox) == {}
+    assert api_calls(sandbox) == {}
     fleet("refresh", orgs)
-    assert calls(sandbox) == {"get_connect": 1, "get_account": 12}, "refresh reads each resource once"
+    assert api_calls(sandbox) == {"get_connect": 1, "get_account": 12}, "refresh reads each resource once"
 
     added = sandbox.create_organization(account.id, name="New")
     sandbox.clear_requests()
     fleet("up", [*orgs, added])
-    assert calls(sandbox) == {"get_account": 1, "create_account": 1}
+    assert api_calls(sandbox) == {"get_account": 1, "create_account": 1}
     home = shard_stack(shard_of(added, 3))
     assert {s: r["created"] for s, r in fleet.summary().items() if r["created"]} == {home: 1}
     assert {s for s, r in fleet.summary().items() if r["result"] != "unchanged"} == {home}
@@ -192,7 +189,7 @@ def test_a_fleet_lifecycle_makes_the_expected_calls_and_moves_organizations_when
     reported = re.findall(r"moved (\d+) organization\(s\) from shard-0\d to shard-03", moved.stdout)
     assert expected and sum(map(int, reported)) == len(expected), moved.stdout
     assert {m["organization"] for m in json.loads(fleet.path.read_text())["moves"]} == set(expected)
-    assert calls(sandbox) == {}, "a reshard moves state: no create, no deactivation"
+    assert api_calls(sandbox) == {}, "a reshard moves state: no create, no deactivation"
     after = accounts_by_stack(fleet.workspace)
     assert all(len(after[o]) == 1 for o in orgs) and sorted(after) == sorted(orgs)
     assert all(after[o] == {shard_stack(shard_of(o, 4))} for o in orgs)
@@ -200,11 +197,11 @@ def test_a_fleet_lifecycle_makes_the_expected_calls_and_moves_organizations_when
 
     sandbox.clear_requests()
     one = fleet("up", orgs, "--shard", "3")
-    assert set(fleet.summary()) == {"shard-03"} and calls(sandbox) == {}, one.stdout
+    assert set(fleet.summary()) == {"shard-03"} and api_calls(sandbox) == {}, one.stdout
 
     sandbox.clear_requests()
     fleet("destroy", orgs)
-    assert calls(sandbox)["update_account"] == len(orgs)
+    assert api_calls(sandbox)["update_account"] == len(orgs)
     assert not any(sandbox.store.org_account(o)["active"] for o in orgs)
 
 
@@ -254,7 +251,7 @@ def test_a_failing_shard_is_reported_and_the_others_complete(fleet, sandbox, acc
     refused = fleet("up", orgs, check=2)
     assert f"{dup} is in {', '.join(sorted([source, other]))}" in refused.stdout
     assert f"pulumi state delete --stack {other} 'urn:pulumi:{other}::" in refused.stdout
-    assert calls(sandbox) == {}, "refusals come before any request"
+    assert api_calls(sandbox) == {}, "refusals come before any request"
 
 
 @pytest.mark.engine
@@ -265,8 +262,8 @@ def test_bad_input_and_a_new_fleet_without_shards_are_refused_before_any_request
                           (["not-an-id"], "is not an organization id"), ([org], "a new fleet needs --shards")]:
         result = fleet("up", orgs, check=2)
         assert message in result.stdout
-    assert calls(sandbox) == {}
+    assert api_calls(sandbox) == {}
     bare = fleet.path.parent / "bare.yaml"
     bare.write_text("project: spaceinvoices-fleet\n")
     assert "no publicKey" in fleet("up", [org], "--shards", "1", "--config", str(bare), check=2).stdout
-    assert calls(sandbox) == {}
+    assert api_calls(sandbox) == {}

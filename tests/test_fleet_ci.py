@@ -18,8 +18,8 @@ import yaml
 from pulumi_spaceinvoices.fleet.layout import shard_of
 from tests.actions_runner import Runner, load_workflow
 from tests.realengine import PASSPHRASE, require_cli
+from tests.support import api_calls
 from tests.test_examples import RUNNER_MACHINE, tracked_tree
-from tests.test_fleet import calls
 
 pytestmark = pytest.mark.postgres
 
@@ -63,12 +63,12 @@ def test_fleet_ci_workflow_runs_connect_then_three_shard_jobs_at_once_on_one_bac
         return json.loads((Path(job.workspace).parent.parent / "temp" / name).read_text())
 
     run("connect")
-    assert calls(sandbox) == {"get_connect": 1, "enable_connect": 1}
+    assert api_calls(sandbox) == {"get_connect": 1, "enable_connect": 1}
     assert sandbox.store.connect_config(account.id)["active"]
 
     jobs = run("shards")
     assert sorted(jobs) == [f"shards ({i})" for i in range(shards)]
-    assert calls(sandbox) == {"get_account": 9, "create_account": 9}, "each organization created once"
+    assert api_calls(sandbox) == {"get_account": 9, "create_account": 9}, "each organization created once"
     assert not [r for r in sandbox.requests() if r.status == 429], "three jobs on one token: no 429"
     assert all(sandbox.store.org_account(org)["active"] for org in orgs)
     summaries = [job_summary(jobs[f"shards ({i})"]) for i in range(shards)]
@@ -79,7 +79,7 @@ def test_fleet_ci_workflow_runs_connect_then_three_shard_jobs_at_once_on_one_bac
     assert sum(summary["stacks"][0]["created"] for summary in summaries) == 9
 
     again = run("shards")  # the next push: nothing changed
-    assert calls(sandbox) == {}, "a second run of the matrix makes no call"
+    assert api_calls(sandbox) == {}, "a second run of the matrix makes no call"
     for i in range(shards):
         job = again[f"shards ({i})"]
         assert job_summary(job)["unchanged"] == [f"shard-{i:02d}"], "its engine was not started"
@@ -93,4 +93,4 @@ def test_fleet_ci_workflow_runs_connect_then_three_shard_jobs_at_once_on_one_bac
     assert f"{home}: would run: added 1" in preview.log
     assert sorted(job_summary(preview, "preview.json")["unchanged"]) == sorted(
         ["connect", *(f"shard-{i:02d}" for i in range(shards) if f"shard-{i:02d}" != home)])
-    assert "--policy-pack" in preview.steps[-1].name and calls(sandbox) == {}, "a preview calls nothing"
+    assert "--policy-pack" in preview.steps[-1].name and api_calls(sandbox) == {}, "a preview calls nothing"

@@ -18,7 +18,8 @@ import pytest
 
 from pulumi_spaceinvoices.fleet.layout import shard_of
 from pulumi_spaceinvoices.onboarding_entry import EntrySigner
-from tests.test_fleet import calls, fleet  # noqa: F401 - the fixture
+from tests.support import api_calls
+from tests.test_fleet import fleet  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.engine
 
@@ -53,7 +54,7 @@ def test_status_and_links_read_the_states_and_refresh_sees_onboarding_finished(f
     links = fleet("links", listing)
     urls = entry_orgs(links.stdout[:links.stdout.rindex("spaceinvoices-fleet:")])
     assert sorted(urls) == sorted(active), "active accounts whose onboarding is not complete"
-    assert calls(sandbox) == {}, "status and links call nothing"
+    assert api_calls(sandbox) == {}, "status and links call nothing"
     for org, url in urls.items():
         parts = urlsplit(url)
         assert f"{parts.scheme}://{parts.netloc}" == BASE and parts.path == f"/o/{org}"
@@ -68,7 +69,7 @@ def test_status_and_links_read_the_states_and_refresh_sees_onboarding_finished(f
     summary = json.loads(fleet.path.read_text())
     assert summary["refreshed"] and summary["stacks"]["total"] == {
         "accounts": n, "complete": 2, "pending": n - 3, "inactive": 1, "listed_not_in_state": 0}
-    assert calls(sandbox) == {"get_account": n}, "a refresh: one GET an account"
+    assert api_calls(sandbox) == {"get_account": n}, "a refresh: one GET an account"
 
     sandbox.clear_requests()
     out = fleet.path.parent / "links.json"
@@ -77,7 +78,7 @@ def test_status_and_links_read_the_states_and_refresh_sees_onboarding_finished(f
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     everyone = fleet("links", listing, "--all", "--output", str(out))
     assert sorted(entry_orgs(out.read_text())) == sorted(active) and stat.S_IMODE(out.stat().st_mode) == 0o600
-    assert calls(sandbox) == {}
+    assert api_calls(sandbox) == {}
     for result in (shown, written, everyone):
         assert "sig=" not in result.stdout and SIGNING_KEY not in result.stdout
     assert SIGNING_KEY not in links.stdout

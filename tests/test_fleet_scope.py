@@ -22,7 +22,8 @@ from pulumi_spaceinvoices.fleet.scope import (
     shard_reasons,
     version,
 )
-from tests.test_fleet import SECRET_KEY, calls, fleet  # noqa: F401 - the fixture
+from tests.support import api_calls
+from tests.test_fleet import SECRET_KEY, fleet  # noqa: F401 - the fixture
 
 A, B, C = "a" * 24, "b" * 24, "c" * 24
 
@@ -126,7 +127,7 @@ def test_unchanged_stacks_are_skipped_and_every_change_runs_its_stack(fleet, san
     assert json.loads(fleet.path.read_text())["unchanged"] == ["connect", "shard-00", "shard-01"]
     full = fleet("up", listing, "--full")
     assert set(results(fleet).values()) == {"succeeded"}, full.stdout
-    assert calls(sandbox) == {}, "skipped or not, a no-op calls nothing"
+    assert api_calls(sandbox) == {}, "skipped or not, a no-op calls nothing"
 
     # Removed (shard-00) and deactivated (shard-01): preview names each, up runs just those.
     changed = [o for o in listing if o["id"] != a2]
@@ -136,7 +137,7 @@ def test_unchanged_stacks_are_skipped_and_every_change_runs_its_stack(fleet, san
     assert results(fleet) == {"connect": "unchanged", "shard-00": "succeeded", "shard-01": "succeeded"}
     fleet("up", changed)
     assert fleet.summary()["shard-00"]["reasons"] == ["removed 1"]
-    assert calls(sandbox) == {"update_account": 2, "get_account": 1}, "a2 deactivated, b1 deactivated and read back"
+    assert api_calls(sandbox) == {"update_account": 2, "get_account": 1}, "a2 deactivated, b1 deactivated and read back"
     assert not sandbox.store.org_account(a2)["active"] and not sandbox.store.org_account(b1)["active"]
 
     # An account deleted from the state by hand (shard-00), one reactivated (shard-01).
@@ -154,7 +155,7 @@ def test_unchanged_stacks_are_skipped_and_every_change_runs_its_stack(fleet, san
     summary = fleet.summary()
     assert summary["shard-00"]["reasons"] == ["missing from the state 1"]
     assert summary["shard-01"]["reasons"] == ["activated 1"]
-    assert calls(sandbox) == {"get_account": 2, "update_account": 1}, "a1 read and adopted; b1 reactivated"
+    assert api_calls(sandbox) == {"get_account": 2, "update_account": 1}, "a1 read and adopted; b1 reactivated"
 
     # An interrupted up: pending operations (shard-00); a state older than its input (shard-01).
     edit_checkpoint(fleet, "shard-00", lambda d: d.setdefault("pending_operations", []).append(
@@ -165,7 +166,7 @@ def test_unchanged_stacks_are_skipped_and_every_change_runs_its_stack(fleet, san
     summary = fleet.summary()
     assert summary["shard-00"]["reasons"] == ["pending operations 1 (an interrupted run)"]
     assert summary["shard-01"]["reasons"] == ["state older than input"]
-    assert summary["connect"]["result"] == "unchanged" and calls(sandbox) == {}
+    assert summary["connect"]["result"] == "unchanged" and api_calls(sandbox) == {}
 
     # A state made by another version (shard-00); a changed connect setting; shard-01 untouched.
     edit_checkpoint(fleet, "shard-00", lambda d: stack_outputs(d).update(
@@ -178,7 +179,7 @@ def test_unchanged_stacks_are_skipped_and_every_change_runs_its_stack(fleet, san
     assert summary["shard-00"]["reasons"] == [f"made by pulumi-spaceinvoices 0.1.0, pulumi 3.200.0, now {version()}"]
     assert summary["connect"]["reasons"] == ["Connect settings changed"]
     assert summary["shard-01"]["result"] == "unchanged"
-    assert calls(sandbox) == {"update_connect": 1, "get_connect": 1}
+    assert api_calls(sandbox) == {"update_connect": 1, "get_connect": 1}
     assert sandbox.store.connect_config(account.id)["application_fee"] == 2.5
 
     # A policy pack and its config reach every stack's preview (here the pack shipped in the wheel).
@@ -192,10 +193,10 @@ def test_unchanged_stacks_are_skipped_and_every_change_runs_its_stack(fleet, san
     assert "spaceinvoices-application-fee" in fleet.summary()["connect"]["error"], blocked.stdout
     assert {s: r["result"] for s, r in fleet.summary().items() if s != "connect"} == {
         "shard-00": "skipped", "shard-01": "skipped"}, "the connect stack failed first"
-    assert calls(sandbox) == {}
+    assert api_calls(sandbox) == {}
 
     # A state that cannot be read is never unchanged: the command stops, naming the stack.
     checkpoint(fleet, "shard-01").write_text("{not json")
     sandbox.clear_requests()
     broken = fleet("up", changed, check=2)
-    assert f"cannot read the state of stack {shard_stack(1)}" in broken.stdout and calls(sandbox) == {}
+    assert f"cannot read the state of stack {shard_stack(1)}" in broken.stdout and api_calls(sandbox) == {}

@@ -6,12 +6,13 @@ entry URL, signed with that account's key, with no API call.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 
 import pytest
 
 from pulumi_spaceinvoices.onboarding_entry import entry_url
 from tests.realengine import ROOT
+from tests.support import api_calls_by_account
 
 pytestmark = pytest.mark.native
 
@@ -19,14 +20,6 @@ CREATE_CALLS = {"get_connect": 1, "enable_connect": 1, "get_account": 1, "create
 # Each account's onboarding endpoint (nothing serves them here: the URLs are only made and checked).
 TEST_ENDPOINT, LIVE_ENDPOINT = "https://onboard-test.platform.example.com", "https://onboard.platform.example.com"
 TEST_KEY, LIVE_KEY = "native-accounts-test-signing-key-0123456789", "native-accounts-live-signing-key-0123456789"
-
-
-def calls_per_account(sandbox) -> dict[str, Counter[str]]:
-    found: dict[str, Counter[str]] = defaultdict(Counter)
-    for record in sandbox.requests():
-        if not record.operation.startswith("page_"):
-            found[record.account_id][record.operation] += 1
-    return dict(found)
 
 
 def test_two_explicit_providers_manage_two_accounts_side_by_side(workspace, sandbox):
@@ -49,11 +42,11 @@ def test_two_explicit_providers_manage_two_accounts_side_by_side(workspace, sand
 
     sandbox.clear_requests()
     project.preview()
-    assert calls_per_account(sandbox) == {}
+    assert api_calls_by_account(sandbox) == {}
 
     project.up()
     # Each account sees exactly the calls one account's program makes, with its own token only.
-    assert calls_per_account(sandbox) == {test.id: Counter(CREATE_CALLS), live.id: Counter(CREATE_CALLS)}
+    assert api_calls_by_account(sandbox) == {test.id: Counter(CREATE_CALLS), live.id: Counter(CREATE_CALLS)}
     assert sandbox.store.connect_config(test.id)["public_key"] == "pk_test_NativeAccounts0000"
     assert sandbox.store.connect_config(live.id)["public_key"] == "pk_live_NativeAccounts0000"
     assert sandbox.store.org_account(test_org)["active"] is True and sandbox.store.org_account(live_org)["active"]
@@ -72,17 +65,17 @@ def test_two_explicit_providers_manage_two_accounts_side_by_side(workspace, sand
     sandbox.clear_requests()
     rotated = project.up()  # nothing to read or make: the entry URLs need no call
     assert "pulumi:providers:spaceinvoices live updated" in rotated.stdout and " test updated" not in rotated.stdout
-    assert calls_per_account(sandbox) == {}
+    assert api_calls_by_account(sandbox) == {}
     after = project.outputs()
     if {name: after[name] for name in expected} != expected:
         pytest.fail("the entry URLs changed with the token", pytrace=False)
     sandbox.clear_requests()
     project.preview("--expect-no-changes")
-    assert calls_per_account(sandbox) == {}
+    assert api_calls_by_account(sandbox) == {}
 
     sandbox.clear_requests()
     project.destroy()
     deactivate = Counter({"update_connect": 1, "update_account": 1})
-    assert calls_per_account(sandbox) == {test.id: deactivate, live.id: deactivate}
+    assert api_calls_by_account(sandbox) == {test.id: deactivate, live.id: deactivate}
     assert sandbox.store.connect_config(test.id)["active"] is False
     assert sandbox.store.connect_config(live.id)["active"] is False

@@ -11,7 +11,6 @@ import json
 import re
 import shutil
 import subprocess
-from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ from pulumi_spaceinvoices.onboarding import OnboardingEndpoint, Settings, Visit
 from pulumi_spaceinvoices.onboarding_entry import entry_url
 from tests.native_sdks import ENTRY_URL_CONFIG, ENTRY_URL_SECRETS, LANGUAGES, LIFECYCLE
 from tests.realengine import PROGRAMS, require_cli
+from tests.support import api_calls
 
 pytestmark = pytest.mark.native
 
@@ -28,11 +28,6 @@ CONNECT = "spaceinvoices:index:StripeConnectConfig"
 ACCOUNT = "spaceinvoices:index:OrganizationConnectAccount"
 LINK = "spaceinvoices:index:OnboardingLink"
 ENTRY = "spaceinvoices:index:getOnboardingEntryUrl"
-
-
-def calls(sandbox) -> Counter[str]:
-    """Operations the sandbox served since the last clear (the pages a browser opens excluded)."""
-    return Counter(r.operation for r in sandbox.requests() if not r.operation.startswith("page_"))
 
 
 def summary(output: str) -> dict[str, int]:
@@ -85,13 +80,13 @@ def test_preview_up_noop_update_refresh_drift_replace_and_destroy(native, sandbo
     sandbox.clear_requests()
     preview = project.preview()
     assert summary(preview.stdout) == {"create": 5}  # the provider, two resources, the link, the stack
-    assert calls(sandbox) == {}, "preview calls nothing: Create in preview returns unknowns, no link is made"
+    assert api_calls(sandbox) == {}, "preview calls nothing: Create in preview returns unknowns, no link is made"
 
     up = project.up()
     assert summary(up.stdout) == {"created": 5}
     # The dynamic providers' calls exactly (tests/test_engine_lifecycle.py): each resource reads then
     # creates; the link reads the account and makes a link.
-    assert calls(sandbox) == {"get_connect": 1, "enable_connect": 1, "get_account": 2, "create_account": 1,
+    assert api_calls(sandbox) == {"get_connect": 1, "enable_connect": 1, "get_account": 2, "create_account": 1,
                               "create_link": 1}
     outputs = project.outputs()
     assert outputs["onboardingUrl"].startswith(sandbox.url) and outputs["onboardingComplete"] is False
@@ -105,25 +100,25 @@ def test_preview_up_noop_update_refresh_drift_replace_and_destroy(native, sandbo
     again = project.up()
     assert summary(again.stdout) == {"updated": 1}, "only the link changes: a fresh one on every up"
     assert "OnboardingLink acmeLink updated" in again.stdout
-    assert calls(sandbox) == {"get_account": 1, "create_link": 1}, "the resources call nothing"
+    assert api_calls(sandbox) == {"get_account": 1, "create_link": 1}, "the resources call nothing"
     assert project.outputs()["onboardingUrl"] != outputs["onboardingUrl"]
 
     sandbox.clear_requests()
     assert summary(project.preview().stdout) == {"update": 1}
-    assert calls(sandbox) == {}, "a preview with a stale link shows it changing and makes none"
+    assert api_calls(sandbox) == {}, "a preview with a stale link shows it changing and makes none"
 
     project.set_config({"accountActive": False, "applicationFee": 2.5})
     sandbox.clear_requests()
     update = project.up()
     assert summary(update.stdout) == {"updated": 3}
-    assert calls(sandbox) == {"update_connect": 1, "get_connect": 1, "update_account": 1, "get_account": 2,
+    assert api_calls(sandbox) == {"update_connect": 1, "get_connect": 1, "update_account": 1, "get_account": 2,
                               "create_link": 1}
     assert sandbox.store.org_account(org_id)["active"] is False
     assert sandbox.store.connect_config(account.id)["application_fee"] == 2.5
 
     sandbox.clear_requests()
     quiet = project.refresh()
-    assert calls(sandbox) == {"get_connect": 1, "get_account": 2}, "refresh reads each resource once, makes no link"
+    assert api_calls(sandbox) == {"get_connect": 1, "get_account": 2}, "refresh reads each resource once, makes no link"
     assert "StripeConnectConfig connect updated" not in quiet.stdout
     assert "OrganizationConnectAccount acme updated" not in quiet.stdout
 
@@ -132,7 +127,7 @@ def test_preview_up_noop_update_refresh_drift_replace_and_destroy(native, sandbo
     sandbox.clear_requests()
     refresh = project.refresh()
     assert re.search(r"StripeConnectConfig connect updated .*\[diff: ~active\]", refresh.stdout), refresh.stdout
-    assert calls(sandbox) == {"get_connect": 1, "get_account": 2}
+    assert api_calls(sandbox) == {"get_connect": 1, "get_account": 2}
     state = {r["type"]: r["outputs"] for r in project.resources()}
     assert state[ACCOUNT]["chargesEnabled"] is True and state[CONNECT]["active"] is False
     assert state[LINK]["onboardingComplete"] is True
@@ -141,14 +136,14 @@ def test_preview_up_noop_update_refresh_drift_replace_and_destroy(native, sandbo
     sandbox.clear_requests()
     healed = project.up()  # the declared `active: true` of both is applied again; onboarding is complete
     assert summary(healed.stdout) == {"updated": 2}
-    assert calls(sandbox) == {"update_connect": 1, "get_connect": 1, "update_account": 1, "get_account": 1}
+    assert api_calls(sandbox) == {"update_connect": 1, "get_connect": 1, "update_account": 1, "get_account": 1}
     assert sandbox.store.connect_config(account.id)["active"] is True
     assert project.outputs()["onboardingComplete"] is True
 
     sandbox.clear_requests()
     noop = project.up()
     assert summary(noop.stdout) == {}
-    assert calls(sandbox) == {}, "onboarded: an up with nothing changed calls nothing at all"
+    assert api_calls(sandbox) == {}, "onboarded: an up with nothing changed calls nothing at all"
     assert project.outputs()["entryUrl"] == outputs["entryUrl"], "the same entry URL on every up"
     project.preview("--expect-no-changes")
 
@@ -156,7 +151,7 @@ def test_preview_up_noop_update_refresh_drift_replace_and_destroy(native, sandbo
     project.set_config({"onboardingSigningKey": rotated}, secrets={"onboardingSigningKey"})
     sandbox.clear_requests()
     assert summary(project.up().stdout) == {"updated": 1}  # the provider, now with the new key
-    assert calls(sandbox) == {}
+    assert api_calls(sandbox) == {}
     new_entry = project.outputs()["entryUrl"]
     assert new_entry == entry_url(base, org_id, rotated) != outputs["entryUrl"]
     assert entry_page_status(new_entry, rotated) == 200 and entry_page_status(outputs["entryUrl"], rotated) == 403
@@ -167,7 +162,7 @@ def test_preview_up_noop_update_refresh_drift_replace_and_destroy(native, sandbo
         sandbox.clear_requests()
         paid = project.up()
         assert summary(paid.stdout) == {}
-        assert calls(sandbox) == {"get_payment_intent": 1}, "the invoke, once; the resources call nothing"
+        assert api_calls(sandbox) == {"get_payment_intent": 1}, "the invoke, once; the resources call nothing"
         outputs = project.stack.outputs()
         assert outputs["paymentIntentId"].value.startswith("pi_")
         assert outputs["clientSecret"].secret, "the generated SDK keeps the invoke's secret field secret"
@@ -178,14 +173,14 @@ def test_preview_up_noop_update_refresh_drift_replace_and_destroy(native, sandbo
     sandbox.clear_requests()
     replaced = project.up()
     assert summary(replaced.stdout) == {"replaced": 1, "updated": 1}  # the account; the link follows it
-    assert calls(sandbox)["create_account"] == 1 and calls(sandbox)["create_link"] == 1
+    assert api_calls(sandbox)["create_account"] == 1 and api_calls(sandbox)["create_link"] == 1
     assert sandbox.store.org_account(other_org)["active"] is True
     assert sandbox.store.org_account(org_id)["active"] is False, "the replaced account is deactivated"
 
     sandbox.clear_requests()
     destroy = project.destroy()
     assert summary(destroy.stdout) == {"deleted": 5}
-    assert calls(sandbox) == {"update_connect": 1, "update_account": 1}, "delete deactivates; a link needs nothing"
+    assert api_calls(sandbox) == {"update_connect": 1, "update_account": 1}, "delete deactivates; a link needs nothing"
     assert sandbox.store.connect_config(account.id)["active"] is False
     assert sandbox.store.org_account(other_org)["active"] is False
     assert sandbox.store.count_org_accounts(org_id) == 1 and sandbox.store.count_org_accounts(other_org) == 1
@@ -234,12 +229,12 @@ def test_an_up_that_fails_on_a_bad_token_converges_once_the_token_is_fixed(nativ
     sandbox.clear_requests()
     fixed = project.up()
     assert summary(fixed.stdout) == {"created": 3, "updated": 1}  # the provider's new token: an update, no replace
-    assert calls(sandbox) == {"get_connect": 1, "enable_connect": 1, "get_account": 2, "create_account": 1,
+    assert api_calls(sandbox) == {"get_connect": 1, "enable_connect": 1, "get_account": 2, "create_account": 1,
                               "create_link": 1}
     assert sandbox.store.connect_config(account.id)["active"] is True and sandbox.store.count_org_accounts(org_id) == 1
     sandbox.clear_requests()
     assert summary(project.preview().stdout) == {"update": 1}, "only the link, as in every up before onboarding"
-    assert calls(sandbox) == {}
+    assert api_calls(sandbox) == {}
 
 
 def test_a_bad_input_fails_the_preview_naming_the_schema_property_before_any_request(native, sandbox):
@@ -286,7 +281,7 @@ def test_pulumi_import_of_an_organization_account_writes_the_code_the_program_de
     assert api.post(f"/v1/organizations/{org_id}/stripe-connect/account", json={}).status_code == 200
     sandbox.clear_requests()
     result = importer.pulumi("import", "--yes", "--skip-preview", ACCOUNT, "acme", org_id)
-    assert calls(sandbox) == {"get_account": 1}, "import reads the account once and changes nothing"
+    assert api_calls(sandbox) == {"get_account": 1}, "import reads the account once and changes nothing"
     code = imported_code(result.stdout)
     import yaml
 
@@ -303,7 +298,7 @@ def test_pulumi_import_of_an_organization_account_writes_the_code_the_program_de
     program.write_text(program.read_text().replace("resources: {}\n", code))
     sandbox.clear_requests()
     importer.preview("--expect-no-changes")
-    assert calls(sandbox) == {}
+    assert api_calls(sandbox) == {}
 
 
 MAIN_FILE = {"python": "__main__.py", "typescript": "index.ts", "go": "main.go"}
@@ -316,7 +311,7 @@ def test_pulumi_import_writes_a_program_in_each_sdk_language_that_declares_what_
     project = empty_program(language)
     sandbox.clear_requests()
     result = project.pulumi("import", "--yes", "--skip-preview", ACCOUNT, "acme", org_id)
-    assert calls(sandbox) == {"get_account": 1}
+    assert api_calls(sandbox) == {"get_account": 1}
     code = result.stdout.split("the destroy will take effect.", 1)[1].strip() + "\n"
     # The program in the project's language, on its SDK, with what was imported and nothing else.
     expected = {
@@ -334,14 +329,14 @@ def test_pulumi_import_writes_a_program_in_each_sdk_language_that_declares_what_
     (project.folder / MAIN_FILE[language]).write_text(code)
     sandbox.clear_requests()
     project.preview("--expect-no-changes")  # the pasted program runs, and declares what the state holds
-    assert calls(sandbox) == {}
+    assert api_calls(sandbox) == {}
 
 
 def test_pulumi_import_of_the_connect_config_takes_any_id_and_prints_no_secret(
         importer, sandbox, account, connect_enabled, connect_body):
     sandbox.clear_requests()
     result = importer.pulumi("import", "--yes", "--skip-preview", CONNECT, "connect", "any-id")
-    assert calls(sandbox) == {"get_connect": 1}
+    assert api_calls(sandbox) == {"get_connect": 1}
     # The engine prints imported inputs as code in plain text: the plugin leaves the secret ones out
     # (the engine then warns that the empty privateKey it writes is required, which is the point).
     for secret in (connect_body["privateKey"], connect_body["connectWebhookSecret"]):
@@ -368,7 +363,7 @@ def test_pulumi_import_of_the_connect_config_takes_any_id_and_prints_no_secret(
         "resources: {}\n", "config:\n  stripeSecretKey:\n    type: string\n    secret: true\n" + declared))
     sandbox.clear_requests()
     importer.preview("--expect-no-changes")
-    assert calls(sandbox) == {}
+    assert api_calls(sandbox) == {}
 
 
 def test_get_by_id_and_the_payment_intent_invoke(workspace, sandbox, account, api, org_id, connect_enabled):
@@ -383,7 +378,7 @@ def test_get_by_id_and_the_payment_intent_invoke(workspace, sandbox, account, ap
     )
     sandbox.clear_requests()
     project.up()
-    assert calls(sandbox) == {"get_account": 1, "get_payment_intent": 1}
+    assert api_calls(sandbox) == {"get_account": 1, "get_payment_intent": 1}
     outputs = project.stack.outputs()
     assert outputs["chargesEnabled"].value is True and outputs["stripeAccountId"].value.startswith("acct_")
     assert outputs["paymentIntentId"].value.startswith("pi_")
@@ -394,7 +389,7 @@ def test_get_by_id_and_the_payment_intent_invoke(workspace, sandbox, account, ap
 
     sandbox.clear_requests()
     project.destroy()
-    assert calls(sandbox)["update_account"] == 0 and sandbox.store.org_account(org_id)["active"] is True
+    assert api_calls(sandbox)["update_account"] == 0 and sandbox.store.org_account(org_id)["active"] is True
 
 
 # -- The plugin itself ------------------------------------------------------------------------------

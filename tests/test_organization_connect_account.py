@@ -11,6 +11,7 @@ from pulumi_spaceinvoices.organization_connect_account import (
     OUTPUT_ONLY_KEYS,
     OrganizationConnectAccountProvider,
 )
+from tests.support import api_calls_in_order
 
 pytestmark = pytest.mark.unit
 
@@ -19,10 +20,6 @@ pytestmark = pytest.mark.unit
 def provider(configured, connect_enabled, sandbox) -> OrganizationConnectAccountProvider:
     sandbox.clear_requests()
     return OrganizationConnectAccountProvider()
-
-
-def calls(sandbox) -> list[str]:
-    return [r.operation for r in sandbox.requests()]
 
 
 @pytest.mark.parametrize(
@@ -58,7 +55,7 @@ def test_diff_replaces_on_a_new_organization_and_updates_on_active(provider, org
 
 def test_create_makes_one_read_and_one_post(provider, sandbox, org_id):
     result = provider.create({"organization_id": org_id, "active": True})
-    assert calls(sandbox) == ["get_account", "create_account"]
+    assert api_calls_in_order(sandbox) == ["get_account", "create_account"]
     assert result.id == org_id
     assert set(result.outs) == set(INPUT_KEYS) | set(OUTPUT_ONLY_KEYS)
     assert result.outs["charges_enabled"] is False and result.outs["stripe_account_id"].startswith("acct_")
@@ -69,7 +66,7 @@ def test_create_adopts_an_existing_account(provider, sandbox, org_id, client, ca
     existing = client.create_connect_account(org_id)
     sandbox.clear_requests()
     result = provider.create({"organization_id": org_id, "active": True})
-    assert calls(sandbox) == ["get_account"]  # already in the declared state: nothing to change
+    assert api_calls_in_order(sandbox) == ["get_account"]  # already in the declared state: nothing to change
     assert result.outs["connect_account_id"] == existing.id
     assert "adopting" in capsys.readouterr().err
 
@@ -78,7 +75,7 @@ def test_create_adopting_an_inactive_account_activates_it(provider, sandbox, org
     existing = client.create_connect_account(org_id, active=False)
     sandbox.clear_requests()
     result = provider.create({"organization_id": org_id, "active": True})
-    assert calls(sandbox) == ["get_account", "update_account", "get_account"]
+    assert api_calls_in_order(sandbox) == ["get_account", "update_account", "get_account"]
     assert result.outs["active"] is True and result.outs["connect_account_id"] == existing.id
 
 
@@ -99,7 +96,7 @@ def test_read_shows_onboarding_progress(provider, sandbox, org_id):
     sandbox.store.set_charges_enabled(org_id, True)
     sandbox.clear_requests()
     result = provider.read(org_id, created.outs)
-    assert calls(sandbox) == ["get_account"]
+    assert api_calls_in_order(sandbox) == ["get_account"]
     assert result.outs["charges_enabled"] is True
     assert result.inputs == {"organization_id": org_id, "active": True}
 
@@ -113,7 +110,7 @@ def test_update_patches_active_then_reads(provider, sandbox, org_id):
     created = provider.create({"organization_id": org_id, "active": True})
     sandbox.clear_requests()
     result = provider.update(org_id, created.outs, {"organization_id": org_id, "active": False})
-    assert calls(sandbox) == ["update_account", "get_account"]
+    assert api_calls_in_order(sandbox) == ["update_account", "get_account"]
     assert result.outs["active"] is False and sandbox.store.org_account(org_id)["active"] is False
 
 
@@ -122,13 +119,13 @@ def test_delete_deactivates_with_one_call(provider, sandbox, org_id, new_run):
     new_run()
     sandbox.clear_requests()
     provider.delete(org_id, created.outs)
-    assert calls(sandbox) == ["update_account"]
+    assert api_calls_in_order(sandbox) == ["update_account"]
     assert sandbox.store.org_account(org_id)["active"] is False
 
 
 def test_delete_of_an_account_that_is_gone_is_done(provider, sandbox, org_id):
     provider.delete(org_id, {"organization_id": org_id})
-    assert calls(sandbox) == ["get_account"]
+    assert api_calls_in_order(sandbox) == ["get_account"]
 
 
 def test_delete_spares_an_account_this_run_created(provider, sandbox, org_id, capsys):
@@ -136,7 +133,7 @@ def test_delete_spares_an_account_this_run_created(provider, sandbox, org_id, ca
     created = provider.create({"organization_id": org_id, "active": True})
     sandbox.clear_requests()
     provider.delete(org_id, created.outs)
-    assert calls(sandbox) == []
+    assert api_calls_in_order(sandbox) == []
     assert sandbox.store.org_account(org_id)["active"] is True
     assert "leaving the account active" in capsys.readouterr().err
 

@@ -15,7 +15,6 @@ import json
 import shutil
 import subprocess
 import sys
-from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -24,6 +23,7 @@ import yaml
 from pulumi_spaceinvoices._version import __version__
 from tests.native_sdks import GO_MODULE, LIFECYCLE
 from tests.realengine import PROGRAMS, ROOT, Project
+from tests.support import api_calls
 
 pytestmark = pytest.mark.native
 
@@ -35,10 +35,6 @@ WIRED = {"python": ("requirements.txt", "sdks/spaceinvoices"),
          "typescript": ("package.json", '"@spaceinvoices/pulumi": "file:sdks/spaceinvoices"'),
          "go": ("go.mod", f"replace {GO_MODULE} => ./sdks/spaceinvoices")}
 NO_LINK = "method Link not implemented"
-
-
-def calls(sandbox) -> Counter[str]:
-    return Counter(r.operation for r in sandbox.requests() if not r.operation.startswith("page_"))
 
 
 def warnings(output: str) -> list[str]:
@@ -105,20 +101,20 @@ def test_package_add_of_this_repository_then_the_lifecycle_with_no_warning(
 
     sandbox.clear_requests()
     preview = project.preview()
-    assert calls(sandbox) == {}
+    assert api_calls(sandbox) == {}
     up = project.up()
-    assert calls(sandbox) == CREATE_CALLS
+    assert api_calls(sandbox) == CREATE_CALLS
     assert sandbox.store.org_account(org_id)["active"] is True
     assert sandbox.store.connect_config(account.id)["public_key"] == "pk_test_PackageAdd0000"
     assert project.outputs()["chargesEnabled"] is False
 
     sandbox.clear_requests()
     project.preview("--expect-no-changes")
-    assert calls(sandbox) == {}
+    assert api_calls(sandbox) == {}
 
     sandbox.clear_requests()
     destroy = project.destroy()
-    assert calls(sandbox) == {"update_connect": 1, "update_account": 1}
+    assert api_calls(sandbox) == {"update_connect": 1, "update_account": 1}
     assert sandbox.store.org_account(org_id)["active"] is False
     for output in (preview.stdout, up.stdout, destroy.stdout):
         assert warnings(output) == [], "the plugin from the package's source prints no warning"

@@ -14,7 +14,6 @@ import json
 import re
 import subprocess
 import sys
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ import yaml
 
 from pulumi_spaceinvoices.policy import PACK_DIR, pack_path
 from tests.realengine import PROGRAMS, Workspace
-from tests.support import live_secret_key
+from tests.support import api_calls, live_secret_key
 
 pytestmark = pytest.mark.engine
 
@@ -132,10 +131,6 @@ def native_program(folder: Path, s: dict[str, Any]) -> Path:
     return folder
 
 
-def calls(sandbox: Any) -> Counter[str]:
-    return Counter(r.operation for r in sandbox.requests() if not r.operation.startswith("page_"))
-
-
 def preview(project: Any, config: dict[str, Any], root: Path, name: str) -> subprocess.CompletedProcess[str]:
     config_file = root / f"policy-config-{name}.json"
     config_file.write_text(json.dumps(config))
@@ -167,7 +162,7 @@ def run_adapter(adapter: str, tmp_path_factory: Any, sandbox: Any) -> dict[str, 
         results[name] = preview(project, s["pack"], root, name)
     for name, config in CONFIG_RUNS.items():
         results[name] = preview(projects["pass-dev"], config, root, name)
-    results["calls"] = calls(sandbox)
+    results["calls"] = api_calls(sandbox)
     return results
 
 

@@ -20,13 +20,11 @@ import signal
 import subprocess
 import tarfile
 import zipfile
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
 import pytest
-import requests
 from google.protobuf import empty_pb2
 from pulumi.runtime.proto import provider_pb2_grpc
 
@@ -34,6 +32,7 @@ from pulumi_spaceinvoices._version import __version__
 from scripts.generate import CLI_VERSION
 from tests.actions_runner import JobResult, Runner, base_python, load_workflow, machine_path
 from tests.realengine import require_cli
+from tests.support import RemoteSandbox, api_calls
 from tests.test_examples import RUNNER_MACHINE, shown, tracked_tree
 
 pytestmark = pytest.mark.release
@@ -298,9 +297,8 @@ def test_the_wheel_in_a_fresh_virtualenv_runs_the_quickstart_under_the_real_cli(
         assert "charges_enabled      false" in up.stdout
         log = (wheel_checkout / ".pulumi-state" / "sandbox.log").read_text()
         url = re.search(r"^export SPACEINVOICES_API_URL=(\S+)$", log, re.M).group(1)
-        served = requests.get(f"{url}/_sandbox/requests", timeout=10).json()["requests"]
         # The entry URL is made with no call (the wheel's onboarding endpoint runs beside the sandbox).
-        assert Counter(r["operation"] for r in served) == {
+        assert api_calls(RemoteSandbox(url), pages=True) == {
             "get_connect": 1, "enable_connect": 1, "get_account": 1, "create_account": 1}
     finally:
         stopped = run_sh("stop")

@@ -8,6 +8,7 @@ from pulumi.output import UNKNOWN  # what the provider server passes for unknown
 from pulumi_spaceinvoices import SpaceInvoicesClient
 from pulumi_spaceinvoices.models import StripeConnectFields
 from pulumi_spaceinvoices.stripe_connect_config import INPUT_KEYS, OUTPUT_ONLY_KEYS, StripeConnectConfigProvider
+from tests.support import api_calls_in_order
 
 pytestmark = pytest.mark.unit
 
@@ -39,10 +40,6 @@ def checked(provider):
     result = provider.check({}, declared())
     assert result.failures == []
     return result.inputs
-
-
-def calls(sandbox) -> list[str]:
-    return [r.operation for r in sandbox.requests()]
 
 
 # -- check ------------------------------------------------------------------------------------------
@@ -111,7 +108,7 @@ def test_diff_reports_an_update_never_a_replacement(provider, checked):
 
 def test_create_enables_connect_with_one_read_and_one_post(provider, checked, sandbox, account):
     result = provider.create(checked)
-    assert calls(sandbox) == ["get_connect", "enable_connect"]
+    assert api_calls_in_order(sandbox) == ["get_connect", "enable_connect"]
     assert result.id == sandbox.store.connect_config(account.id)["id"]
     assert set(result.outs) == set(INPUT_KEYS) | set(OUTPUT_ONLY_KEYS)
     assert result.outs["private_key"] == SECRET_KEY and result.outs["webhook_secret"].startswith("whsec_")
@@ -124,7 +121,7 @@ def test_create_adopts_an_existing_config_and_applies_the_declared_settings(prov
     sandbox.clear_requests()
     result = provider.create(checked)
     assert result.id == existing.id
-    assert calls(sandbox) == ["get_connect", "update_connect", "get_connect"]
+    assert api_calls_in_order(sandbox) == ["get_connect", "update_connect", "get_connect"]
     assert result.outs["application_fee"] == 1.5
     assert "adopting" in capsys.readouterr().err
 
@@ -151,7 +148,7 @@ def test_read_returns_live_state_and_refreshed_inputs(provider, checked, sandbox
     sandbox.store.update_connect(account.id, application_fee=4)
     sandbox.clear_requests()
     result = provider.read(created.id, created.outs)
-    assert calls(sandbox) == ["get_connect"]
+    assert api_calls_in_order(sandbox) == ["get_connect"]
     assert result.outs["application_fee"] == 4 and result.inputs["application_fee"] == 4
     assert result.inputs["private_key"] == SECRET_KEY and result.inputs["custom"] is None
 
@@ -178,7 +175,7 @@ def test_update_patches_only_what_changed_then_reads(provider, checked, sandbox,
     created = provider.create(checked)
     sandbox.clear_requests()
     result = provider.update(created.id, created.outs, {**checked, "application_fee": 2.5})
-    assert calls(sandbox) == ["update_connect", "get_connect"]
+    assert api_calls_in_order(sandbox) == ["update_connect", "get_connect"]
     assert result.outs["application_fee"] == 2.5
     assert sandbox.store.connect_config(account.id)["application_fee"] == 2.5
 
@@ -191,20 +188,20 @@ def test_delete_deactivates_with_one_call(provider, checked, sandbox, account, n
     new_run()
     sandbox.clear_requests()
     provider.delete(created.id, created.outs)
-    assert calls(sandbox) == ["update_connect"]
+    assert api_calls_in_order(sandbox) == ["update_connect"]
     assert sandbox.store.connect_config(account.id)["active"] is False
 
 
 def test_delete_when_connect_was_never_enabled_is_done(provider, sandbox):
     provider.delete("0" * 24, {})
-    assert calls(sandbox) == ["update_connect"]
+    assert api_calls_in_order(sandbox) == ["update_connect"]
 
 
 def test_delete_spares_a_config_this_run_created_or_adopted(provider, checked, sandbox, account, capsys):
     created = provider.create(checked)
     sandbox.clear_requests()
     provider.delete(created.id, created.outs)
-    assert calls(sandbox) == []
+    assert api_calls_in_order(sandbox) == []
     assert sandbox.store.connect_config(account.id)["active"] is True
     assert "leaving Stripe Connect" in capsys.readouterr().err
 
