@@ -178,7 +178,7 @@ def test_validation_errors_carry_the_details(client):
     assert SECRET_KEY not in str(error)
 
 
-@pytest.mark.unit
+@pytest.mark.sandbox
 def test_server_errors_after_retries_are_server_errors(client, sandbox):
     sandbox.fail_next("get_connect", status=500, count=10)
     with pytest.raises(ServerError) as caught:
@@ -199,14 +199,14 @@ def test_rate_limit_errors_carry_retry_after_when_retries_run_out(sandbox, accou
 # -- Retries, Retry-After, deadline ------------------------------------------------------------------
 
 
-@pytest.mark.unit
+@pytest.mark.sandbox
 def test_transient_503s_on_a_get_are_retried(client, sandbox):
     sandbox.fail_next("get_connect", status=503, count=2)
     assert client.get_stripe_connect() is None
     assert [r.status for r in sandbox.requests(operation="get_connect")] == [503, 503, 404]
 
 
-@pytest.mark.unit
+@pytest.mark.sandbox
 def test_retry_after_is_honoured(client, sandbox):
     sandbox.fail_next("get_connect", status=429, count=1, retry_after=1)
     started = time.monotonic()
@@ -263,7 +263,7 @@ def test_a_dropped_connection_on_a_get_is_retried(client, sandbox):
     assert sandbox.count("get_connect") == 2
 
 
-@pytest.mark.unit
+@pytest.mark.sandbox
 def test_slow_answers_end_at_the_deadline(sandbox, account):
     api = SpaceInvoicesClient(account.token, api_url=sandbox.url, read_timeout=0.3, deadline=1.5, max_attempts=10)
     sandbox.set_latency(1.0, operation="get_connect")
@@ -317,7 +317,7 @@ def test_retry_delay_prefers_retry_after_and_otherwise_backs_off_with_jitter():
     assert retry_delay(20, None, rand=lambda: 1.0) == 8.0
 
 
-@pytest.mark.unit
+@pytest.mark.sandbox
 def test_pacing_keeps_one_process_under_the_rate_limit(sandbox, account):
     sandbox.set_rate_limit(100)
     api = SpaceInvoicesClient(account.token, api_url=sandbox.url, max_attempts=1)

@@ -464,7 +464,7 @@ def test_the_pay_page_refuses_before_onboarding(sandbox, invoice, connect_accoun
 # -- Rate limit -------------------------------------------------------------------------------------------
 
 
-@pytest.mark.unit
+@pytest.mark.sandbox
 def test_the_rate_limit_answers_429_with_retry_after(sandbox, api):
     sandbox.set_rate_limit(5)
     statuses = [api.get("/v1/Accounts/authorized") for _ in range(12)]

@@ -17,8 +17,6 @@ from hypothesis import strategies as st
 
 from pulumi_spaceinvoices.sandbox.wire import MAX_BODY_BYTES
 
-pytestmark = pytest.mark.unit
-
 PROPERTY = settings(max_examples=25, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
@@ -71,6 +69,7 @@ def valid_body(call: Call) -> dict[str, Any] | None:
     return {"active": False}
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("call", AUTHENTICATED, ids=lambda c: f"{c.method} {c.path}")
 @pytest.mark.parametrize("credential", ["none", "unknown", "uppercased", "truncated", "other account"])
 def test_a_call_without_this_accounts_token_is_refused_and_changes_nothing(sandbox, http, account, objects, call,
@@ -94,6 +93,7 @@ def test_a_call_without_this_accounts_token_is_refused_and_changes_nothing(sandb
     assert [r.account_id for r in sandbox.requests()] != [account.id]
 
 
+@pytest.mark.unit
 @PROPERTY
 @given(token=st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=80))
 def test_any_other_token_is_refused(sandbox, http, account, token):
@@ -141,6 +141,7 @@ malformed = (
 ).filter(lambda raw: raw.strip() != b"" and not _is_json(raw))
 
 
+@pytest.mark.unit
 @PROPERTY
 @given(raw=malformed, content_type=st.sampled_from(CONTENT_TYPES))
 def test_malformed_bodies_get_a_4xx_on_every_endpoint_never_a_500(sandbox, api, objects, raw, content_type):
@@ -162,6 +163,7 @@ json_values = st.recursive(
 SWITCHES = {"/_sandbox/faults", "/_sandbox/settings"}
 
 
+@pytest.mark.unit
 @PROPERTY
 @given(body=json_values | st.dictionaries(st.sampled_from(["privateKey", "publicKey", "applicationFee", "active",
                                                              "refreshUrl", "returnUrl", "custom", "amount", "email",
@@ -176,6 +178,7 @@ def test_well_formed_json_of_any_shape_never_gets_a_500(sandbox, api, objects, b
     assert [r for r in sandbox.requests() if r.status is None or r.status >= 500] == []
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("call", [c for c in WITH_BODIES if c.json_body], ids=lambda c: f"{c.method} {c.path}")
 @pytest.mark.parametrize("framing", ["content-length", "chunked"])
 def test_an_oversized_body_gets_413_on_every_endpoint_and_the_connection_survives(sandbox, api, objects, call,
@@ -201,6 +204,7 @@ def _busiest_second(timestamps: list[float], window: float) -> int:
     return most
 
 
+@pytest.mark.sandbox
 def test_a_bounded_loopback_load_test_is_held_to_the_rate_limit_without_errors(sandbox, http, account):
     limit = sandbox.settings.rate_limit
     sessions = [http(account.token) for _ in range(8)]
