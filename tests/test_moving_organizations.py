@@ -9,19 +9,14 @@ nothing deactivated, and each stack's `preview --expect-no-changes` passes with 
 
 from __future__ import annotations
 
-from collections import Counter
-
 import pytest
 
+from tests.lifecycle import Step, run_steps
 from tests.realengine import PROGRAMS
 
 pytestmark = pytest.mark.engine
 
 ACCOUNT = ":OrganizationConnectAccount"
-
-
-def calls(sandbox) -> Counter[str]:
-    return Counter(r.operation for r in sandbox.requests() if not r.operation.startswith("page_"))
 
 
 @pytest.fixture
@@ -40,38 +35,45 @@ def stacks(workspace, sandbox, account, connect_enabled):
 def test_declared_in_a_second_stack_then_dropped_from_the_first_it_is_deactivated(stacks, sandbox, account):
     moving = sandbox.create_organization(account.id)
     first = stacks("first", [moving])
-    first.up()
     second = stacks("second", [moving])
-    sandbox.clear_requests()
-    second.up()
-    assert calls(sandbox) == {"get_account": 1}, "the second stack adopts the account"
-    first.set_config({"organizations": []})
-    sandbox.clear_requests()
-    first.up()
-    assert calls(sandbox) == {"update_account": 1}
-    assert sandbox.store.org_account(moving)["active"] is False, "the hazard: the second stack still declares it"
+
+    def hazard(_):
+        assert sandbox.store.org_account(moving)["active"] is False, "the hazard: the second stack still declares it"
+
+    run_steps(sandbox, first, [
+        Step("first stack up", changes={"create": 2}),
+        Step("second stack up", project=second, calls={"get_account": 1}, why="the second stack adopts the account"),
+        Step("first stack drops it", config={"organizations": []}, calls={"update_account": 1}, then=hazard),
+    ])
 
 
 def test_moved_through_the_state_nothing_is_created_or_deactivated(stacks, sandbox, account):
     moving, staying = sandbox.create_organization(account.id), sandbox.create_organization(account.id)
     first = stacks("first", [moving, staying])
-    first.up()
     second = stacks("second", [])
-    second.up()
-    urn = next(r["urn"] for r in first.resources(ACCOUNT) if r["id"] == moving)
 
-    sandbox.clear_requests()
-    first.pulumi("state", "move", "--source", "first", "--dest", "second", "--yes", urn)
-    first.set_config({"organizations": [staying]})
-    second.set_config({"organizations": [moving]})
-    first.preview("--expect-no-changes")
-    second.preview("--expect-no-changes")
-    first.up()
-    second.up()
-    assert calls(sandbox) == {}, "the move, both previews and both ups call nothing"
-    assert [r["id"] for r in first.resources(ACCOUNT)] == [staying]
-    assert [r["id"] for r in second.resources(ACCOUNT)] == [moving]
+    def move():
+        urn = next(r["urn"] for r in first.resources(ACCOUNT) if r["id"] == moving)
+        first.pulumi("state", "move", "--source", "first", "--dest", "second", "--yes", urn)
+        first.set_config({"organizations": [staying]})
+        second.set_config({"organizations": [moving]})
+        first.preview("--expect-no-changes")
+        second.preview("--expect-no-changes")
+        first.up()
+        second.up()
 
-    first.destroy()
-    assert sandbox.store.org_account(staying)["active"] is False
-    assert sandbox.store.org_account(moving)["active"] is True, "the moved account belongs to the second stack now"
+    def moved(_):
+        assert [r["id"] for r in first.resources(ACCOUNT)] == [staying]
+        assert [r["id"] for r in second.resources(ACCOUNT)] == [moving]
+
+    def destroyed(_):
+        assert sandbox.store.org_account(staying)["active"] is False
+        assert sandbox.store.org_account(moving)["active"] is True, "the moved account belongs to the second stack now"
+
+    run_steps(sandbox, first, [
+        Step("first stack up", changes={"create": 3}),
+        Step("second stack up, empty", project=second),
+        Step("the state move, both previews and both ups", move, calls={},
+             why="the move, both previews and both ups call nothing", then=moved),
+        Step("first stack destroyed", "destroy", then=destroyed),
+    ])
