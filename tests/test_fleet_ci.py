@@ -2,8 +2,8 @@
 (tests/actions_runner.py): the connect job, then the shard matrix (3 jobs at once, each on a fresh
 runner with a fresh checkout and Python), every job on one PostgreSQL backend and one token, against
 the session's sandbox at its 100 requests/s limit. The next push's shard jobs find their shards
-unchanged and finish in seconds; a pull request that adds an organization gets a preview job that
-names the one shard it touches. Each step's time is printed (pytest -s shows it).
+unchanged and skip them without starting an engine; a pull request that adds an organization gets a
+preview job that names the one shard it touches. Each step's time is printed (pytest -s shows it).
 """
 
 from __future__ import annotations

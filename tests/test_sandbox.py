@@ -828,7 +828,7 @@ def _command_line(*args: str) -> Iterator[str]:
         yield _read_until(process, "Press Ctrl-C", timeout=15)
     finally:
         process.terminate()
-        # Generous: once, in a loaded CI-like run, the second restart's clean exit took over 15 s.
+        # A generous bound: on a loaded machine a clean exit can be slow; what counts is that it is clean.
         assert process.wait(timeout=60) == 0
 
 
