@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections import Counter
 
 import pytest
 
+from tests.lifecycle import Step, run_steps
 from tests.realengine import ROOT, Workspace, require_cli
+from tests.support import api_calls
 
 pytestmark = pytest.mark.postgres
 
@@ -25,11 +26,6 @@ MULTI_ORG = ROOT / "examples" / "multi-org"
 SECRET_KEY = "sk_test_PostgresBackend0000"
 ORGS = 6
 CREATE_CALLS = {"get_connect": 1, "enable_connect": 1, "get_account": ORGS, "create_account": ORGS}
-
-
-def calls(sandbox, account=None) -> Counter[str]:
-    return Counter(r.operation for r in sandbox.requests()
-                   if not r.operation.startswith("page_") and (account is None or r.account_id == account.id))
 
 
 @pytest.fixture
@@ -59,21 +55,26 @@ def start_up(project) -> subprocess.Popen[str]:
 
 def test_a_stack_lives_on_the_postgres_backend(on_postgres, sandbox, account, postgres, postgres_backend, tmp_path):
     project, orgs = on_postgres("dev", account)
-    sandbox.clear_requests()
-    project.up()
-    assert calls(sandbox) == CREATE_CALLS
-    assert not (tmp_path / "state" / ".pulumi").exists(), "nothing went to the file backend"
-    database = postgres_backend.rsplit("/", 1)[1].split("?", 1)[0]
-    assert int(postgres.sql("SELECT count(*) FROM pulumi_state", database)) > 0
-    assert len(project.resources(":OrganizationConnectAccount")) == ORGS
 
-    sandbox.clear_requests()
-    project.preview("--expect-no-changes")
-    project.up()
-    assert calls(sandbox) == {}, "a no-change preview and up call nothing"
-    project.destroy()
-    assert calls(sandbox) == {"update_connect": 1, "update_account": ORGS}
-    assert all(sandbox.store.org_account(org)["active"] is False for org in orgs)
+    def on_the_backend(_):
+        assert not (tmp_path / "state" / ".pulumi").exists(), "nothing went to the file backend"
+        database = postgres_backend.rsplit("/", 1)[1].split("?", 1)[0]
+        assert int(postgres.sql("SELECT count(*) FROM pulumi_state", database)) > 0
+        assert len(project.resources(":OrganizationConnectAccount")) == ORGS
+
+    def no_change():
+        project.preview("--expect-no-changes")
+        return project.up()
+
+    def deactivated(_):
+        assert all(sandbox.store.org_account(org)["active"] is False for org in orgs)
+
+    run_steps(sandbox, project, [
+        Step("up", project.up, calls=CREATE_CALLS, then=on_the_backend),
+        Step("a no-change preview, then up", no_change, changes={}, calls={},
+             why="a no-change preview and up call nothing"),
+        Step("destroy", project.destroy, calls={"update_connect": 1, "update_account": ORGS}, then=deactivated),
+    ])
 
 
 def test_two_stacks_run_at_once_on_one_backend(on_postgres, sandbox):
@@ -83,7 +84,7 @@ def test_two_stacks_run_at_once_on_one_backend(on_postgres, sandbox):
     runs = [start_up(one), start_up(two)]
     outputs = [run.communicate(timeout=300)[0] for run in runs]
     assert [run.returncode for run in runs] == [0, 0], outputs
-    assert calls(sandbox, first) == CREATE_CALLS and calls(sandbox, second) == CREATE_CALLS
+    assert api_calls(sandbox, account=first) == CREATE_CALLS and api_calls(sandbox, account=second) == CREATE_CALLS
     for project in (one, two):
         assert len(project.resources(":OrganizationConnectAccount")) == ORGS
     assert all(sandbox.store.count_org_accounts(org) == 1 for org in one_orgs + two_orgs)
@@ -102,7 +103,7 @@ def test_the_same_stack_twice_at_once_one_run_holds_the_lock_and_nothing_is_lost
         sorted(orgs)
     sandbox.clear_requests()
     project.up()
-    assert calls(sandbox) == {}
+    assert api_calls(sandbox) == {}
 
 
 def test_the_fleet_lists_ten_stacks_on_postgres_where_a_plain_stack_ls_waits_forever(tmp_path, postgres_backend):
