@@ -72,7 +72,7 @@ def declared(cls: type) -> tuple[Declared, ...]:
 
 
 @dataclass(frozen=True)
-class Resource:
+class ResourceFields:
     """A resource's declarations and what is derived from them."""
 
     args: type  # the public Args dataclass: the inputs

@@ -16,7 +16,7 @@ from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Up
 
 from . import core
 from .errors import APIConnectionError, APIError, NotFoundError
-from .fields import Resource, describe
+from .fields import ResourceFields, describe
 from .validators import checked_object_id, validate_object_id
 
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ class OrganizationConnectAccountState(OrganizationConnectAccountArgs):
         "When the account last changed (ISO 8601, as the API reports it)."))
 
 
-DECLARED = Resource(OrganizationConnectAccountArgs, OrganizationConnectAccountState)
+DECLARED = ResourceFields(OrganizationConnectAccountArgs, OrganizationConnectAccountState)
 INPUT_KEYS = DECLARED.input_keys
 OUTPUT_ONLY_KEYS = DECLARED.output_only_keys
 REQUIRED = DECLARED.required

@@ -18,7 +18,7 @@ from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Up
 from . import core
 from . import validators as valid
 from .errors import APIConnectionError, APIError, NotFoundError
-from .fields import Resource, describe
+from .fields import ResourceFields, describe
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -76,7 +76,7 @@ class StripeConnectConfigState(StripeConnectConfigArgs):
         "When the config last changed (ISO 8601, as the API reports it)."))
 
 
-DECLARED = Resource(StripeConnectConfigArgs, StripeConnectConfigState)
+DECLARED = ResourceFields(StripeConnectConfigArgs, StripeConnectConfigState)
 INPUT_KEYS = DECLARED.input_keys
 OUTPUT_ONLY_KEYS = DECLARED.output_only_keys
 SECRET_INPUTS = DECLARED.secret_inputs
