@@ -20,7 +20,7 @@ import pulumi
 from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
 
 # The program side of the real resources, kept: the floor is the same program shape, providers apart.
-from pulumi_spaceinvoices._provider import let_registrations_start
+from pulumi_spaceinvoices.core import let_registrations_start
 
 ACCOUNT_INPUTS = ("organization_id", "active")
 ACCOUNT_OUTPUTS = ("connect_account_id", "stripe_account_id", "stripe_connect_id", "charges_enabled", "created_at",

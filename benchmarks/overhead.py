@@ -48,7 +48,7 @@ def run(report: Report, *, reads: int) -> None:
     from pulumi.dynamic.config import Config
     from pulumi.dynamic.dynamic import serialize_provider
 
-    from pulumi_spaceinvoices import _provider
+    from pulumi_spaceinvoices import core
     from pulumi_spaceinvoices.organization_connect_account import OrganizationConnectAccountProvider
     from pulumi_spaceinvoices.sandbox import run_sandbox
     from tests.harness import ProviderServer, Secret
@@ -63,7 +63,7 @@ def run(report: Report, *, reads: int) -> None:
         # The provider in this process, configured as the provider server configures it.
         pulumi.runtime.configure(pulumi.runtime.Settings(project="benchmarks", stack="overhead"))
         config = Config({TOKEN_KEY: account.token, URL_KEY: sandbox.url}, "benchmarks")
-        _provider.SpaceInvoicesProvider().configure(ConfigureRequest(config))
+        core.SpaceInvoicesProvider().configure(ConfigureRequest(config))
         provider = OrganizationConnectAccountProvider()
         outs = provider.read(org_id, {"organization_id": org_id}).outs
 

@@ -32,7 +32,7 @@ import requests
 from pulumi.dynamic import ConfigureRequest
 from pulumi.dynamic.config import Config
 
-from pulumi_spaceinvoices import _provider
+from pulumi_spaceinvoices import core
 from pulumi_spaceinvoices.sandbox import Account, Sandbox, run_sandbox
 from pulumi_spaceinvoices.settings import CONFIG_API_URL, CONFIG_TOKEN
 
@@ -142,8 +142,8 @@ def connect_enabled(api: SandboxSession, connect_body: dict[str, Any]) -> dict[s
 @pytest.fixture
 def new_run() -> Callable[[], None]:
     def start() -> None:
-        with _provider._lock:
-            _provider._touched.clear()
+        with core._lock:
+            core._touched.clear()
 
     start()
     return start
@@ -154,7 +154,7 @@ def configured(sandbox: Sandbox, account: Account, new_run: Callable[[], None]) 
     # As the dynamic-provider server does: fresh runtime settings (no engine, so logs go to stderr).
     pulumi.runtime.configure(pulumi.runtime.Settings(project="test", stack="test"))
     config = Config({CONFIG_TOKEN: account.token, CONFIG_API_URL: sandbox.url}, "test")
-    _provider.SpaceInvoicesProvider().configure(ConfigureRequest(config))
+    core.SpaceInvoicesProvider().configure(ConfigureRequest(config))
 
 
 @pytest.fixture(scope="session")

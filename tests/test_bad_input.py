@@ -21,7 +21,7 @@ from pulumi.dynamic import ConfigureRequest
 from pulumi.dynamic.config import Config
 
 from pulumi_spaceinvoices import InvalidInputError, SpaceInvoicesError, get_onboarding_link, get_payment_intent
-from pulumi_spaceinvoices import _provider as provider_state
+from pulumi_spaceinvoices import core as provider_state
 from pulumi_spaceinvoices import stripe_connect_config as config_module
 from pulumi_spaceinvoices.organization_connect_account import OrganizationConnectAccountProvider
 from pulumi_spaceinvoices.settings import CONFIG_API_URL, CONFIG_TOKEN

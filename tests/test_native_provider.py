@@ -18,7 +18,7 @@ from pulumi.provider.experimental.provider import (
     UpdateRequest,
 )
 
-from pulumi_spaceinvoices import _provider
+from pulumi_spaceinvoices import core
 from pulumi_spaceinvoices.errors import AuthenticationError, SpaceInvoicesError
 from pulumi_spaceinvoices.plugin import server
 from pulumi_spaceinvoices.plugin._names import camel, snake
@@ -40,7 +40,7 @@ def plugin(sandbox, account, new_run):
         True, False)))
     yield plugin
     # The core's settings are per process: leave none behind for the next test.
-    _provider.SpaceInvoicesProvider().configure(DynamicConfigureRequest(Config({}, "test")))
+    core.SpaceInvoicesProvider().configure(DynamicConfigureRequest(Config({}, "test")))
 
 
 def test_names_are_camel_case_in_the_schema_and_snake_case_in_the_core():
