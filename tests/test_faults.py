@@ -27,8 +27,8 @@ from pulumi_spaceinvoices import (
     get_payment_intent,
 )
 from pulumi_spaceinvoices import _functions as function_clients
-from pulumi_spaceinvoices import core as provider_state
 from pulumi_spaceinvoices import client as client_module
+from pulumi_spaceinvoices import core as provider_state
 from pulumi_spaceinvoices.client import ENV_DEADLINE, ENV_TIMEOUT
 from pulumi_spaceinvoices.organization_connect_account import OrganizationConnectAccountProvider
 from pulumi_spaceinvoices.sandbox import Account, Sandbox

@@ -63,8 +63,8 @@ from pulumi_spaceinvoices import (
     models,
 )
 from pulumi_spaceinvoices import _functions as function_clients
-from pulumi_spaceinvoices import core as provider_state
 from pulumi_spaceinvoices import client as client_module
+from pulumi_spaceinvoices import core as provider_state
 from pulumi_spaceinvoices import organization_connect_account as accounts_module
 from pulumi_spaceinvoices import stripe_connect_config as config_module
 from pulumi_spaceinvoices.errors import error_for_status
