@@ -21,9 +21,9 @@ import pytest
 import yaml
 
 from pulumi_spaceinvoices._version import __version__
+from tests.lifecycle import Step, run_steps
 from tests.native_sdks import GO_MODULE, LIFECYCLE
 from tests.realengine import PROGRAMS, ROOT, Project
-from tests.support import api_calls
 
 pytestmark = pytest.mark.native
 
@@ -99,24 +99,21 @@ def test_package_add_of_this_repository_then_the_lifecycle_with_no_warning(
     assert yaml.safe_load((project.folder / "Pulumi.yaml").read_text())["packages"] == {"spaceinvoices": str(checkout)}
     assert (checkout / "venv" / "bin" / "python").exists(), "the plugin runs from its own virtualenv"
 
-    sandbox.clear_requests()
-    preview = project.preview()
-    assert api_calls(sandbox) == {}
-    up = project.up()
-    assert api_calls(sandbox) == CREATE_CALLS
-    assert sandbox.store.org_account(org_id)["active"] is True
-    assert sandbox.store.connect_config(account.id)["public_key"] == "pk_test_PackageAdd0000"
-    assert project.outputs()["chargesEnabled"] is False
+    def created(_):
+        assert sandbox.store.org_account(org_id)["active"] is True
+        assert sandbox.store.connect_config(account.id)["public_key"] == "pk_test_PackageAdd0000"
+        assert project.outputs()["chargesEnabled"] is False
 
-    sandbox.clear_requests()
-    project.preview("--expect-no-changes")
-    assert api_calls(sandbox) == {}
+    def deactivated(_):
+        assert sandbox.store.org_account(org_id)["active"] is False
 
-    sandbox.clear_requests()
-    destroy = project.destroy()
-    assert api_calls(sandbox) == {"update_connect": 1, "update_account": 1}
-    assert sandbox.store.org_account(org_id)["active"] is False
-    for output in (preview.stdout, up.stdout, destroy.stdout):
+    ran = run_steps(sandbox, project, [
+        Step("preview", project.preview, calls={}),
+        Step("up", project.up, calls=CREATE_CALLS, then=created),
+        Step("no-change preview", lambda: project.preview("--expect-no-changes"), calls={}),
+        Step("destroy", project.destroy, calls={"update_connect": 1, "update_account": 1}, then=deactivated),
+    ])
+    for output in (ran["preview"].stdout, ran["up"].stdout, ran["destroy"].stdout):
         assert warnings(output) == [], "the plugin from the package's source prints no warning"
         assert account.token not in output and SECRET_KEY not in output
 
