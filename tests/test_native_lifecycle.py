@@ -12,11 +12,13 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from pulumi_spaceinvoices.onboarding import OnboardingEndpoint, Settings, Visit
 from pulumi_spaceinvoices.onboarding_entry import entry_url
+from tests.lifecycle import Step, cli_summary, run_steps
 from tests.native_sdks import ENTRY_URL_CONFIG, ENTRY_URL_SECRETS, LANGUAGES, LIFECYCLE
 from tests.realengine import PROGRAMS, require_cli
 from tests.support import api_calls
@@ -28,17 +30,6 @@ CONNECT = "spaceinvoices:index:StripeConnectConfig"
 ACCOUNT = "spaceinvoices:index:OrganizationConnectAccount"
 LINK = "spaceinvoices:index:OnboardingLink"
 ENTRY = "spaceinvoices:index:getOnboardingEntryUrl"
-
-
-def summary(output: str) -> dict[str, int]:
-    """The "Resources:" block `pulumi up`/`preview`/`refresh` prints, as {change: count}; unchanged left out."""
-    block = output.split("\nResources:", 1)[1].split("\n\n", 1)[0]
-    found = {}
-    for line in block.splitlines():
-        match = re.match(r"\s+(?:[+~\-]|\+-)?\s*(\d+) (?:to )?(\w+)", line)
-        if match and match.group(2) not in ("unchanged", "changes"):
-            found[match.group(2)] = int(match.group(1))
-    return found
 
 
 def entry_page_status(url: str, signing_key: str) -> int:
@@ -76,114 +67,108 @@ def native(workspace, sandbox, account, toolchains):
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_preview_up_noop_update_refresh_drift_replace_and_destroy(native, sandbox, account, org_id, language):
     project = native(language, organizationId=org_id)
-
-    sandbox.clear_requests()
-    preview = project.preview()
-    assert summary(preview.stdout) == {"create": 5}  # the provider, two resources, the link, the stack
-    assert api_calls(sandbox) == {}, "preview calls nothing: Create in preview returns unknowns, no link is made"
-
-    up = project.up()
-    assert summary(up.stdout) == {"created": 5}
-    # The dynamic providers' calls exactly (tests/test_engine_lifecycle.py): each resource reads then
-    # creates; the link reads the account and makes a link.
-    assert api_calls(sandbox) == {"get_connect": 1, "enable_connect": 1, "get_account": 2, "create_account": 1,
-                              "create_link": 1}
-    outputs = project.outputs()
-    assert outputs["onboardingUrl"].startswith(sandbox.url) and outputs["onboardingComplete"] is False
-    assert outputs["chargesEnabled"] is False
+    store = sandbox.store
     base, key = ENTRY_URL_CONFIG["onboardingUrl"], ENTRY_URL_CONFIG["onboardingSigningKey"]
-    assert outputs["entryUrl"] == entry_url(base, org_id, key), "the invoke signs; it calls nothing"
-    assert sandbox.store.org_account(org_id)["active"] is True
-    assert plugin_version_warnings_only(up.stdout) == []
-
-    sandbox.clear_requests()
-    again = project.up()
-    assert summary(again.stdout) == {"updated": 1}, "only the link changes: a fresh one on every up"
-    assert "OnboardingLink acmeLink updated" in again.stdout
-    assert api_calls(sandbox) == {"get_account": 1, "create_link": 1}, "the resources call nothing"
-    assert project.outputs()["onboardingUrl"] != outputs["onboardingUrl"]
-
-    sandbox.clear_requests()
-    assert summary(project.preview().stdout) == {"update": 1}
-    assert api_calls(sandbox) == {}, "a preview with a stale link shows it changing and makes none"
-
-    project.set_config({"accountActive": False, "applicationFee": 2.5})
-    sandbox.clear_requests()
-    update = project.up()
-    assert summary(update.stdout) == {"updated": 3}
-    assert api_calls(sandbox) == {"update_connect": 1, "get_connect": 1, "update_account": 1, "get_account": 2,
-                              "create_link": 1}
-    assert sandbox.store.org_account(org_id)["active"] is False
-    assert sandbox.store.connect_config(account.id)["application_fee"] == 2.5
-
-    sandbox.clear_requests()
-    quiet = project.refresh()
-    assert api_calls(sandbox) == {"get_connect": 1, "get_account": 2}, "refresh reads each resource once, makes no link"
-    assert "StripeConnectConfig connect updated" not in quiet.stdout
-    assert "OrganizationConnectAccount acme updated" not in quiet.stdout
-
-    sandbox.store.set_charges_enabled(org_id, True)  # the organization finished onboarding at Stripe
-    sandbox.store.update_connect(account.id, active=False)  # and someone switched Connect off by hand
-    sandbox.clear_requests()
-    refresh = project.refresh()
-    assert re.search(r"StripeConnectConfig connect updated .*\[diff: ~active\]", refresh.stdout), refresh.stdout
-    assert api_calls(sandbox) == {"get_connect": 1, "get_account": 2}
-    state = {r["type"]: r["outputs"] for r in project.resources()}
-    assert state[ACCOUNT]["chargesEnabled"] is True and state[CONNECT]["active"] is False
-    assert state[LINK]["onboardingComplete"] is True
-
-    project.set_config({"accountActive": True})
-    sandbox.clear_requests()
-    healed = project.up()  # the declared `active: true` of both is applied again; onboarding is complete
-    assert summary(healed.stdout) == {"updated": 2}
-    assert api_calls(sandbox) == {"update_connect": 1, "get_connect": 1, "update_account": 1, "get_account": 1}
-    assert sandbox.store.connect_config(account.id)["active"] is True
-    assert project.outputs()["onboardingComplete"] is True
-
-    sandbox.clear_requests()
-    noop = project.up()
-    assert summary(noop.stdout) == {}
-    assert api_calls(sandbox) == {}, "onboarded: an up with nothing changed calls nothing at all"
-    assert project.outputs()["entryUrl"] == outputs["entryUrl"], "the same entry URL on every up"
-    project.preview("--expect-no-changes")
-
     rotated = "rotated-signing-key-0123456789abcdefghijkl"
-    project.set_config({"onboardingSigningKey": rotated}, secrets={"onboardingSigningKey"})
-    sandbox.clear_requests()
-    assert summary(project.up().stdout) == {"updated": 1}  # the provider, now with the new key
-    assert api_calls(sandbox) == {}
-    new_entry = project.outputs()["entryUrl"]
-    assert new_entry == entry_url(base, org_id, rotated) != outputs["entryUrl"]
-    assert entry_page_status(new_entry, rotated) == 200 and entry_page_status(outputs["entryUrl"], rotated) == 403
+    other_org = sandbox.create_organization(account.id, name="Other d.o.o.")
+    first: dict[str, Any] = {}
 
-    if language != "yaml":  # (the YAML program can't branch: tests/programs/native-read runs its invoke)
-        invoice = sandbox.create_invoice(org_id, amount=125.0, currency="EUR")
-        project.set_config({"shareableId": invoice.shareable_id})
-        sandbox.clear_requests()
-        paid = project.up()
-        assert summary(paid.stdout) == {}
-        assert api_calls(sandbox) == {"get_payment_intent": 1}, "the invoke, once; the resources call nothing"
+    def created(up):
+        outputs = first["outputs"] = project.outputs()
+        assert outputs["onboardingUrl"].startswith(sandbox.url) and outputs["onboardingComplete"] is False
+        assert outputs["chargesEnabled"] is False
+        assert outputs["entryUrl"] == entry_url(base, org_id, key), "the invoke signs; it calls nothing"
+        assert store.org_account(org_id)["active"] is True
+        assert plugin_version_warnings_only(up.stdout) == []
+
+    def new_link(again):
+        assert "OnboardingLink acmeLink updated" in again.stdout
+        assert project.outputs()["onboardingUrl"] != first["outputs"]["onboardingUrl"]
+
+    def updated(_):
+        assert store.org_account(org_id)["active"] is False
+        assert store.connect_config(account.id)["application_fee"] == 2.5
+
+    def quiet(refresh):
+        assert "StripeConnectConfig connect updated" not in refresh.stdout
+        assert "OrganizationConnectAccount acme updated" not in refresh.stdout
+
+    def drift():
+        store.set_charges_enabled(org_id, True)  # the organization finished onboarding at Stripe
+        store.update_connect(account.id, active=False)  # and someone switched Connect off by hand
+
+    def drift_read(refresh):
+        assert re.search(r"StripeConnectConfig connect updated .*\[diff: ~active\]", refresh.stdout), refresh.stdout
+        state = {r["type"]: r["outputs"] for r in project.resources()}
+        assert state[ACCOUNT]["chargesEnabled"] is True and state[CONNECT]["active"] is False
+        assert state[LINK]["onboardingComplete"] is True
+
+    def healed(_):
+        assert store.connect_config(account.id)["active"] is True
+        assert project.outputs()["onboardingComplete"] is True
+
+    def same_entry(_):
+        assert project.outputs()["entryUrl"] == first["outputs"]["entryUrl"], "the same entry URL on every up"
+        project.preview("--expect-no-changes")
+
+    def new_entry(_):
+        entry = project.outputs()["entryUrl"]
+        assert entry == entry_url(base, org_id, rotated) != first["outputs"]["entryUrl"]
+        assert entry_page_status(entry, rotated) == 200 and entry_page_status(first["outputs"]["entryUrl"], rotated) == 403
+
+    def paid(_):
         outputs = project.stack.outputs()
         assert outputs["paymentIntentId"].value.startswith("pi_")
         assert outputs["clientSecret"].secret, "the generated SDK keeps the invoke's secret field secret"
-        project.pulumi("config", "rm", "shareableId")
 
-    other_org = sandbox.create_organization(account.id, name="Other d.o.o.")
-    project.set_config({"organizationId": other_org})
-    sandbox.clear_requests()
-    replaced = project.up()
-    assert summary(replaced.stdout) == {"replaced": 1, "updated": 1}  # the account; the link follows it
-    assert api_calls(sandbox)["create_account"] == 1 and api_calls(sandbox)["create_link"] == 1
-    assert sandbox.store.org_account(other_org)["active"] is True
-    assert sandbox.store.org_account(org_id)["active"] is False, "the replaced account is deactivated"
+    def replaced(_):
+        assert api_calls(sandbox)["create_account"] == 1 and api_calls(sandbox)["create_link"] == 1
+        assert store.org_account(other_org)["active"] is True
+        assert store.org_account(org_id)["active"] is False, "the replaced account is deactivated"
 
-    sandbox.clear_requests()
-    destroy = project.destroy()
-    assert summary(destroy.stdout) == {"deleted": 5}
-    assert api_calls(sandbox) == {"update_connect": 1, "update_account": 1}, "delete deactivates; a link needs nothing"
-    assert sandbox.store.connect_config(account.id)["active"] is False
-    assert sandbox.store.org_account(other_org)["active"] is False
-    assert sandbox.store.count_org_accounts(org_id) == 1 and sandbox.store.count_org_accounts(other_org) == 1
+    def destroyed(_):
+        assert store.connect_config(account.id)["active"] is False
+        assert store.org_account(other_org)["active"] is False
+        assert store.count_org_accounts(org_id) == 1 and store.count_org_accounts(other_org) == 1
+
+    # (the YAML program can't branch: tests/programs/native-read runs its invoke)
+    payment = [] if language == "yaml" else [
+        Step("an invoice paid: the invoke", project.up, config=lambda: {"shareableId": sandbox.create_invoice(
+            org_id, amount=125.0, currency="EUR").shareable_id}, changes={}, calls={"get_payment_intent": 1},
+             why="the invoke, once; the resources call nothing", then=paid)]
+    # The create step's calls are the dynamic providers' exactly (tests/test_engine_lifecycle.py): each
+    # resource reads then creates; the link reads the account and makes a link.
+    run_steps(sandbox, project, [
+        # the provider, two resources, the link, the stack
+        Step("preview", project.preview, changes={"create": 5}, calls={},
+             why="preview calls nothing: Create in preview returns unknowns, no link is made"),
+        Step("up", project.up, changes={"created": 5}, calls={"get_connect": 1, "enable_connect": 1,
+             "get_account": 2, "create_account": 1, "create_link": 1}, then=created),
+        Step("up again: only the link changes, a fresh one on every up", project.up, changes={"updated": 1},
+             calls={"get_account": 1, "create_link": 1}, why="the resources call nothing", then=new_link),
+        Step("preview with a stale link", project.preview, changes={"update": 1}, calls={},
+             why="a preview with a stale link shows it changing and makes none"),
+        Step("update", project.up, config={"accountActive": False, "applicationFee": 2.5}, changes={"updated": 3},
+             calls={"update_connect": 1, "get_connect": 1, "update_account": 1, "get_account": 2, "create_link": 1},
+             then=updated),
+        Step("refresh, nothing drifted", project.refresh, calls={"get_connect": 1, "get_account": 2},
+             why="refresh reads each resource once, makes no link", then=quiet),
+        Step("refresh after drift", project.refresh, before=drift, calls={"get_connect": 1, "get_account": 2},
+             then=drift_read),
+        # the declared `active: true` of both is applied again; onboarding is complete
+        Step("heal", project.up, config={"accountActive": True}, changes={"updated": 2},
+             calls={"update_connect": 1, "get_connect": 1, "update_account": 1, "get_account": 1}, then=healed),
+        Step("no-op up, onboarded", project.up, changes={}, calls={},
+             why="onboarded: an up with nothing changed calls nothing at all", then=same_entry),
+        Step("signing key rotated", project.up, config={"onboardingSigningKey": rotated},
+             secrets={"onboardingSigningKey"}, changes={"updated": 1}, calls={}, then=new_entry),  # the provider
+        *payment,
+        Step("another organization", project.up,
+             config={**({} if language == "yaml" else {"shareableId": None}), "organizationId": other_org},
+             changes={"replaced": 1, "updated": 1}, then=replaced),  # the account; the link follows it
+        Step("destroy", project.destroy, changes={"deleted": 5}, calls={"update_connect": 1, "update_account": 1},
+             why="delete deactivates; a link needs nothing", then=destroyed),
+    ])
 
 
 def test_secrets_are_encrypted_in_the_state_as_the_schema_marks_them(native, sandbox, account, org_id):
@@ -228,12 +213,12 @@ def test_an_up_that_fails_on_a_bad_token_converges_once_the_token_is_fixed(nativ
     project.set_config({"accessToken": account.token}, secrets={"accessToken"})
     sandbox.clear_requests()
     fixed = project.up()
-    assert summary(fixed.stdout) == {"created": 3, "updated": 1}  # the provider's new token: an update, no replace
+    assert cli_summary(fixed.stdout) == {"created": 3, "updated": 1}  # the provider's new token: an update, no replace
     assert api_calls(sandbox) == {"get_connect": 1, "enable_connect": 1, "get_account": 2, "create_account": 1,
                               "create_link": 1}
     assert sandbox.store.connect_config(account.id)["active"] is True and sandbox.store.count_org_accounts(org_id) == 1
     sandbox.clear_requests()
-    assert summary(project.preview().stdout) == {"update": 1}, "only the link, as in every up before onboarding"
+    assert cli_summary(project.preview().stdout) == {"update": 1}, "only the link, as in every up before onboarding"
     assert api_calls(sandbox) == {}
 
 
