@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.lifecycle import Step, run_steps
 from tests.native_sdks import ENTRY_URL_CONFIG, ENTRY_URL_SECRETS, LIFECYCLE
 from tests.realengine import PROGRAMS
 from tests.support import api_calls
@@ -29,6 +30,10 @@ ACCOUNT = "spaceinvoices:index:OrganizationConnectAccount"
 
 def refused(sandbox) -> int:
     return sum(1 for r in sandbox.requests() if r.status == 401)
+
+
+def no_refusal(sandbox) -> None:
+    assert refused(sandbox) == 0
 
 
 @pytest.fixture
@@ -63,32 +68,35 @@ def test_after_a_rotation_refresh_and_destroy_name_refresh_run_program_after_whi
         stack, sandbox, account, org_id, adapter):
     project, key = stack(adapter)
     new_token = sandbox.create_token(account.id)
-    project.set_config({key: new_token}, secrets={key})
-    sandbox.store.revoke_token(account.token)  # the rotation is done: the old token no longer works
 
-    sandbox.clear_requests()
-    refresh = project.refresh(check=False)
-    assert refresh.returncode != 0
-    assert_says_what_to_do(refresh.stdout, account.token, new_token)
-    assert api_calls(sandbox) == REFRESH_CALLS[adapter] and refused(sandbox) == sum(REFRESH_CALLS[adapter].values())
+    def refresh_refused(refresh):
+        assert refresh.returncode != 0
+        assert_says_what_to_do(refresh.stdout, account.token, new_token)
+        assert refused(sandbox) == sum(REFRESH_CALLS[adapter].values())
 
-    sandbox.clear_requests()
-    destroy = project.destroy(check=False)
-    assert destroy.returncode != 0
-    assert_says_what_to_do(destroy.stdout, account.token, new_token)
-    assert sandbox.store.org_account(org_id)["active"] is True, "nothing was deactivated with the refused token"
-    assert sum(api_calls(sandbox).values()) == refused(sandbox) >= 1
+    def destroy_refused(destroy):
+        assert destroy.returncode != 0
+        assert_says_what_to_do(destroy.stdout, account.token, new_token)
+        assert sandbox.store.org_account(org_id)["active"] is True, "nothing was deactivated with the refused token"
+        assert sum(api_calls(sandbox).values()) == refused(sandbox) >= 1
 
-    sandbox.clear_requests()
-    project.refresh("--run-program")  # what the hint says; the native link went with the failed destroy
-    assert api_calls(sandbox) == {"get_connect": 1, "get_account": 1} and refused(sandbox) == 0
+    def destroyed(_):
+        assert refused(sandbox) == 0
+        assert sandbox.store.org_account(org_id)["active"] is False
+        assert sandbox.store.connect_config(account.id)["active"] is False
+        assert project.resources(":StripeConnectConfig") == [] and project.resources(":OrganizationConnectAccount") == []
 
-    sandbox.clear_requests()
-    project.destroy()
-    assert api_calls(sandbox) == DESTROY_CALLS and refused(sandbox) == 0
-    assert sandbox.store.org_account(org_id)["active"] is False
-    assert sandbox.store.connect_config(account.id)["active"] is False
-    assert project.resources(":StripeConnectConfig") == [] and project.resources(":OrganizationConnectAccount") == []
+    run_steps(sandbox, project, [
+        # the rotation is done: the old token no longer works
+        Step("refresh after the rotation", lambda: project.refresh(check=False), config={key: new_token},
+             secrets={key}, before=lambda: sandbox.store.revoke_token(account.token), calls=REFRESH_CALLS[adapter],
+             then=refresh_refused),
+        Step("destroy after the rotation", lambda: project.destroy(check=False), then=destroy_refused),
+        # what the hint says; the native link went with the failed destroy
+        Step("refresh --run-program", lambda: project.refresh("--run-program"),
+             calls={"get_connect": 1, "get_account": 1}, then=lambda _: no_refusal(sandbox)),
+        Step("destroy with the new token", project.destroy, calls=DESTROY_CALLS, then=destroyed),
+    ])
 
 
 @pytest.mark.parametrize("adapter", ADAPTERS)
@@ -96,31 +104,34 @@ def test_after_an_up_failed_on_a_mistyped_token_and_the_config_fixed_refresh_run
         stack, sandbox, account, org_id, adapter):
     project, key = stack(adapter)
     mistyped = "mistyped-token-0000000000"
-    project.set_config({key: mistyped, "applicationFee": 2.5}, secrets={key})
-    failed = project.up(check=False)
-    assert failed.returncode != 0 and "The access token was rejected" in failed.stdout
-    assert mistyped not in failed.stdout
-    assert sandbox.store.connect_config(account.id)["application_fee"] == 1.5
 
-    project.set_config({key: account.token}, secrets={key})  # fixed; the failed up saved the mistyped one
-    sandbox.clear_requests()
-    destroy = project.destroy(check=False)
-    assert destroy.returncode != 0
-    assert_says_what_to_do(destroy.stdout, account.token, mistyped)
-    assert sum(api_calls(sandbox).values()) == refused(sandbox) >= 1
-    assert sandbox.store.org_account(org_id)["active"] is True
+    def up_failed(failed):
+        assert failed.returncode != 0 and "The access token was rejected" in failed.stdout
+        assert mistyped not in failed.stdout
+        assert sandbox.store.connect_config(account.id)["application_fee"] == 1.5
 
-    # A refresh that runs the program saves the current settings with the stack: a plain destroy then works.
-    sandbox.clear_requests()
-    project.refresh("--run-program")
-    assert api_calls(sandbox) == {"get_connect": 1, "get_account": 1} and refused(sandbox) == 0
+    def destroy_refused(destroy):
+        assert destroy.returncode != 0
+        assert_says_what_to_do(destroy.stdout, account.token, mistyped)
+        assert sum(api_calls(sandbox).values()) == refused(sandbox) >= 1
+        assert sandbox.store.org_account(org_id)["active"] is True
 
-    sandbox.clear_requests()
-    project.destroy()
-    assert api_calls(sandbox) == DESTROY_CALLS and refused(sandbox) == 0
-    assert sandbox.store.org_account(org_id)["active"] is False
-    assert sandbox.store.connect_config(account.id)["active"] is False
+    def destroyed(_):
+        assert refused(sandbox) == 0
+        assert sandbox.store.org_account(org_id)["active"] is False
+        assert sandbox.store.connect_config(account.id)["active"] is False
 
+    run_steps(sandbox, project, [
+        Step("up with a mistyped token", lambda: project.up(check=False),
+             config={key: mistyped, "applicationFee": 2.5}, secrets={key}, then=up_failed),
+        # fixed; the failed up saved the mistyped one
+        Step("destroy with the token fixed", lambda: project.destroy(check=False), config={key: account.token},
+             secrets={key}, then=destroy_refused),
+        # A refresh that runs the program saves the current settings with the stack: a plain destroy then works.
+        Step("refresh --run-program", lambda: project.refresh("--run-program"),
+             calls={"get_connect": 1, "get_account": 1}, then=lambda _: no_refusal(sandbox)),
+        Step("destroy", project.destroy, calls=DESTROY_CALLS, then=destroyed),
+    ])
 
 
 @pytest.mark.parametrize("adapter", ADAPTERS)

@@ -19,6 +19,7 @@ import pytest
 from pulumi_spaceinvoices.fleet.layout import conflicts, jump_hash, plan_moves, shard_of, shard_stack
 from pulumi_spaceinvoices.fleet.organizations import InputError, parse
 from pulumi_spaceinvoices.fleet.runner import Progress, StackResult
+from tests.lifecycle import Step, run_steps
 from tests.support import api_calls
 
 SECRET_KEY = "sk_test_FleetSecretKey000000wxyz"
@@ -153,56 +154,59 @@ def test_a_fleet_lifecycle_makes_the_expected_calls_and_moves_organizations_when
         group = movers if shard_of(org, 4) == 3 else stayers
         group += [org] if len(group) < (3 if group is movers else 9) else []
     orgs = stayers + movers
-
-    sandbox.clear_requests()
-    fleet("up", orgs, "--shards", "3", "--parallel", "2")
-    assert api_calls(sandbox) == {"get_connect": 1, "enable_connect": 1, "get_account": 12, "create_account": 12}
-    summary = fleet.summary()
-    assert set(summary) == {"connect", "shard-00", "shard-01", "shard-02"}
-    assert sum(s["created"] for s in summary.values()) == 13
-    assert sum(s["requests"] for s in summary.values()) == 26, "the summary's estimate: 2 calls a create"
-    assert all(sandbox.store.org_account(o)["active"] for o in orgs)
-    assert sorted(accounts_by_stack(fleet.workspace)) == sorted(orgs)
-
-    sandbox.clear_requests()
-    fleet("up", orgs)  # the recorded layout: 3 shards
-    assert api_calls(sandbox) == {}, "a no-op up makes no call"
-    assert {s["result"] for s in fleet.summary().values()} == {"unchanged"}, "nor starts an engine"
-    fleet("preview", orgs)
-    assert api_calls(sandbox) == {}
-    fleet("refresh", orgs)
-    assert api_calls(sandbox) == {"get_connect": 1, "get_account": 12}, "refresh reads each resource once"
-
     added = sandbox.create_organization(account.id, name="New")
-    sandbox.clear_requests()
-    fleet("up", [*orgs, added])
-    assert api_calls(sandbox) == {"get_account": 1, "create_account": 1}
-    home = shard_stack(shard_of(added, 3))
-    assert {s: r["created"] for s, r in fleet.summary().items() if r["created"]} == {home: 1}
-    assert {s for s, r in fleet.summary().items() if r["result"] != "unchanged"} == {home}
-    orgs.append(added)
+    grown = [*orgs, added]
+    before: dict[str, set[str]] = {}
 
-    before = accounts_by_stack(fleet.workspace)
-    sandbox.clear_requests()
-    moved = fleet("up", orgs, "--shards", "4")
-    expected = [o for o in orgs if shard_of(o, 4) != shard_of(o, 3)]
-    reported = re.findall(r"moved (\d+) organization\(s\) from shard-0\d to shard-03", moved.stdout)
-    assert expected and sum(map(int, reported)) == len(expected), moved.stdout
-    assert {m["organization"] for m in json.loads(fleet.path.read_text())["moves"]} == set(expected)
-    assert api_calls(sandbox) == {}, "a reshard moves state: no create, no deactivation"
-    after = accounts_by_stack(fleet.workspace)
-    assert all(len(after[o]) == 1 for o in orgs) and sorted(after) == sorted(orgs)
-    assert all(after[o] == {shard_stack(shard_of(o, 4))} for o in orgs)
-    assert {o for o in orgs if after[o] != before[o]} == set(expected)
+    def created(_):
+        summary = fleet.summary()
+        assert set(summary) == {"connect", "shard-00", "shard-01", "shard-02"}
+        assert sum(s["created"] for s in summary.values()) == 13
+        assert sum(s["requests"] for s in summary.values()) == 26, "the summary's estimate: 2 calls a create"
+        assert all(sandbox.store.org_account(o)["active"] for o in orgs)
+        assert sorted(accounts_by_stack(fleet.workspace)) == sorted(orgs)
 
-    sandbox.clear_requests()
-    one = fleet("up", orgs, "--shard", "3")
-    assert set(fleet.summary()) == {"shard-03"} and api_calls(sandbox) == {}, one.stdout
+    def unchanged(_):
+        assert {s["result"] for s in fleet.summary().values()} == {"unchanged"}, "nor starts an engine"
 
-    sandbox.clear_requests()
-    fleet("destroy", orgs)
-    assert api_calls(sandbox)["update_account"] == len(orgs)
-    assert not any(sandbox.store.org_account(o)["active"] for o in orgs)
+    def added_home(_):
+        home = shard_stack(shard_of(added, 3))
+        assert {s: r["created"] for s, r in fleet.summary().items() if r["created"]} == {home: 1}
+        assert {s for s, r in fleet.summary().items() if r["result"] != "unchanged"} == {home}
+
+    def moved(result):
+        expected = [o for o in grown if shard_of(o, 4) != shard_of(o, 3)]
+        reported = re.findall(r"moved (\d+) organization\(s\) from shard-0\d to shard-03", result.stdout)
+        assert expected and sum(map(int, reported)) == len(expected), result.stdout
+        assert {m["organization"] for m in json.loads(fleet.path.read_text())["moves"]} == set(expected)
+        after = accounts_by_stack(fleet.workspace)
+        assert all(len(after[o]) == 1 for o in grown) and sorted(after) == sorted(grown)
+        assert all(after[o] == {shard_stack(shard_of(o, 4))} for o in grown)
+        assert {o for o in grown if after[o] != before[o]} == set(expected)
+
+    def one_shard(result):
+        assert set(fleet.summary()) == {"shard-03"}, result.stdout
+
+    def destroyed(_):
+        assert api_calls(sandbox)["update_account"] == len(grown)
+        assert not any(sandbox.store.org_account(o)["active"] for o in grown)
+
+    run_steps(sandbox, None, [
+        Step("up on 3 shards", lambda: fleet("up", orgs, "--shards", "3", "--parallel", "2"),
+             calls={"get_connect": 1, "enable_connect": 1, "get_account": 12, "create_account": 12}, then=created),
+        Step("no-op up", lambda: fleet("up", orgs), calls={}, why="a no-op up makes no call",  # the recorded layout
+             then=unchanged),
+        Step("preview", lambda: fleet("preview", orgs), calls={}),
+        Step("refresh", lambda: fleet("refresh", orgs), calls={"get_connect": 1, "get_account": 12},
+             why="refresh reads each resource once"),
+        Step("an added organization", lambda: fleet("up", grown), calls={"get_account": 1, "create_account": 1},
+             then=added_home),
+        Step("reshard to 4", lambda: fleet("up", grown, "--shards", "4"),
+             before=lambda: before.update(accounts_by_stack(fleet.workspace)), calls={},
+             why="a reshard moves state: no create, no deactivation", then=moved),
+        Step("one shard alone", lambda: fleet("up", grown, "--shard", "3"), calls={}, then=one_shard),
+        Step("destroy", lambda: fleet("destroy", grown), then=destroyed),
+    ])
 
 
 @pytest.mark.engine
