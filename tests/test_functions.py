@@ -14,6 +14,7 @@ from pulumi_spaceinvoices import (
     get_payment_intent,
     get_payment_intent_output,
 )
+from tests.support import api_calls_in_order
 
 pytestmark = pytest.mark.unit
 
@@ -38,14 +39,14 @@ def test_onboarding_link_for_a_pending_organization(sandbox, account, onboarding
     assert result.url.startswith(sandbox.url + "/sandbox/onboarding/")
     assert result.onboarding_complete is False and result.expires_at.endswith("Z")
     assert result.url not in repr(result)
-    assert [r.operation for r in sandbox.requests()] == ["get_account", "create_link"]
+    assert api_calls_in_order(sandbox) == ["get_account", "create_link"]
 
 
 def test_no_link_is_made_once_onboarding_is_complete(sandbox, account, onboarding_org):
     sandbox.store.set_charges_enabled(onboarding_org, True)
     result = get_onboarding_link(onboarding_org, access_token=account.token, api_url=sandbox.url)
     assert result.onboarding_complete is True and result.url is None
-    assert [r.operation for r in sandbox.requests()] == ["get_account"]
+    assert api_calls_in_order(sandbox) == ["get_account"]
 
 
 def test_an_organization_without_an_account_gets_a_helpful_error(sandbox, account, org_id):
@@ -110,7 +111,7 @@ def test_onboarding_link_output_marks_only_the_url_secret(sandbox, account, onbo
         ).apply(check)
 
     program()
-    assert [r.operation for r in sandbox.requests()] == ["get_account", "create_link"]
+    assert api_calls_in_order(sandbox) == ["get_account", "create_link"]
 
 
 def test_secret_inputs_keep_results_secret(sandbox, account, onboarding_org):
@@ -143,4 +144,4 @@ def test_output_form_waits_for_depends_on_given_as_one_resource_or_a_list(sandbo
         assert complete is False
 
     program()
-    assert [r.operation for r in sandbox.requests()] == ["get_account", "create_link"]
+    assert api_calls_in_order(sandbox) == ["get_account", "create_link"]
