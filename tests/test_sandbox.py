@@ -807,7 +807,7 @@ def test_the_command_line_prints_a_working_token_and_keeps_it_across_restarts(tm
         assert f"export SPACEINVOICES_ACCESS_TOKEN={token}\n" in again and org in again
 
 
-@pytest.mark.unit
+@pytest.mark.sandbox
 def test_the_sandbox_loads_without_pulumi_and_the_package_without_the_sandbox():
     code = (
         "import sys, pulumi_spaceinvoices\n"
