@@ -14,7 +14,8 @@ from typing import Any
 
 import yaml
 
-OBJECT_ID = re.compile(r"^[0-9a-fA-F]{24}$")
+from ..validators import is_object_id
+
 FORMATS = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".csv": "csv"}
 TRUE, FALSE = {"true", "yes", "1", "y"}, {"false", "no", "0", "n"}
 
@@ -130,7 +131,7 @@ def _organization(entry: Any, where: str) -> Organization:
     if not isinstance(org_id, str):
         raise InputError(f"{where}: the organization id must be a string of 24 hexadecimal characters "
                          f"(got {org_id!r}; in YAML, quote it)")
-    if not OBJECT_ID.fullmatch(org_id.strip()):
+    if not is_object_id(org_id.strip()):
         shown = org_id if len(org_id) <= 40 else org_id[:37] + "..."
         raise InputError(f"{where}: {shown!r} is not an organization id (24 hexadecimal characters)")
     if not isinstance(active, bool):
