@@ -122,7 +122,8 @@ def test_preview_up_noop_update_refresh_drift_replace_and_destroy(native, sandbo
         assert outputs["clientSecret"].secret, "the generated SDK keeps the invoke's secret field secret"
 
     def replaced(_):
-        assert api_calls(sandbox)["create_account"] == 1 and api_calls(sandbox)["create_link"] == 1
+        calls = api_calls(sandbox)
+        assert calls["create_account"] == 1 and calls["create_link"] == 1
         assert store.org_account(other_org)["active"] is True
         assert store.org_account(org_id)["active"] is False, "the replaced account is deactivated"
 
