@@ -13,6 +13,10 @@ check names the step:
              then=lambda result: ...),
         Step("destroy", "destroy", changes={"delete": 3}, calls={...}),
     ])
+
+`drift_at_stripe` and `assert_destroyed` are what the lifecycle program's two tests (the dynamic
+providers', tests/test_engine_lifecycle.py, and the plugin's, tests/test_native_lifecycle.py) share: the
+drift made between their steps, and the sandbox after their destroy.
 """
 
 from __future__ import annotations
@@ -118,3 +122,19 @@ def run_steps(sandbox: Any, project: Any, steps: Iterable[Step],
             except AssertionError as failed:
                 raise AssertionError(f"{label}: {failed}") from failed
     return done
+
+
+def drift_at_stripe(store: Any, account_id: str, org_id: str) -> None:
+    """Drift made outside the program, in the sandbox's store: the organization finished onboarding at
+    Stripe, and someone switched Connect off by hand."""
+    store.set_charges_enabled(org_id, True)
+    store.update_connect(account_id, active=False)
+
+
+def assert_destroyed(store: Any, account_id: str, *org_ids: str) -> None:
+    """The sandbox after a destroy: Connect and each organization's account deactivated, and each
+    organization holding exactly one account (none deleted, none made twice)."""
+    assert store.connect_config(account_id)["active"] is False
+    for org_id in org_ids:
+        assert store.org_account(org_id)["active"] is False, f"{org_id}'s account is deactivated"
+        assert store.count_org_accounts(org_id) == 1, f"{org_id} holds one account"

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.lifecycle import Step, run_steps
+from tests.lifecycle import Step, assert_destroyed, drift_at_stripe, run_steps
 from tests.realengine import PROGRAMS
 from tests.support import api_calls
 
@@ -62,10 +62,6 @@ def test_preview_up_noop_update_refresh_replace_and_destroy_with_both_functions(
         assert store.org_account(org_id)["active"] is False
         assert store.connect_config(account.id)["application_fee"] == 2.5
 
-    def drift():
-        store.set_charges_enabled(org_id, True)  # the organization finished onboarding at Stripe
-        store.update_connect(account.id, active=False)  # and someone switched Connect off by hand
-
     def drift_read(refresh):
         # The engine shows drift of inputs (Connect's `active`); `charges_enabled` is an output: it
         # changes in the state without counting as an update.
@@ -85,11 +81,6 @@ def test_preview_up_noop_update_refresh_replace_and_destroy_with_both_functions(
         assert store.org_account(other_org)["active"] is True
         assert store.org_account(org_id)["active"] is False, "the replaced account is deactivated"
 
-    def destroyed(_):
-        assert store.connect_config(account.id)["active"] is False
-        assert store.org_account(other_org)["active"] is False
-        assert store.count_org_accounts(org_id) == 1 and store.count_org_accounts(other_org) == 1
-
     run_steps(sandbox, project, [
         Step("preview", "preview", changes={"create": 3}, calls={},
              why="preview must not call the API, functions included"),
@@ -101,7 +92,8 @@ def test_preview_up_noop_update_refresh_replace_and_destroy_with_both_functions(
         Step("refresh, nothing drifted", "refresh", changes={}, calls=READ_BOTH,
              why="a refresh with nothing drifted reports no change",
              then=lambda _: project.preview("--expect-no-changes")),
-        Step("refresh after drift", "refresh", before=drift, changes={"update": 1}, calls=READ_BOTH,
+        Step("refresh after drift", "refresh", before=lambda: drift_at_stripe(store, account.id, org_id),
+             changes={"update": 1}, calls=READ_BOTH,
              why="refresh reads each resource once", then=drift_read),
         # Onboarded, the organization's invoices can be paid: the program now exports one's payment data;
         # the declared `active: true` of both is applied again.
@@ -113,7 +105,8 @@ def test_preview_up_noop_update_refresh_replace_and_destroy_with_both_functions(
              why="what the functions cost on every up"),
         Step("another organization", config={"organizationId": other_org}, changes={"replace": 1}, then=replaced),
         Step("destroy", "destroy", config={"shareableId": "", "onboardingLink": False}, changes={"delete": 3},
-             calls=DEACTIVATE_BOTH, then=destroyed),
+             calls=DEACTIVATE_BOTH,
+             then=lambda _: assert_destroyed(store, account.id, org_id, other_org)),
     ], done)
 
 

@@ -18,7 +18,7 @@ import pytest
 
 from pulumi_spaceinvoices.onboarding import OnboardingEndpoint, Settings, Visit
 from pulumi_spaceinvoices.onboarding_entry import entry_url
-from tests.lifecycle import Step, cli_summary, run_steps
+from tests.lifecycle import Step, assert_destroyed, cli_summary, drift_at_stripe, run_steps
 from tests.native_sdks import ENTRY_URL_CONFIG, ENTRY_URL_SECRETS, LANGUAGES, LIFECYCLE
 from tests.realengine import PROGRAMS, require_cli
 from tests.support import api_calls
@@ -93,10 +93,6 @@ def test_preview_up_noop_update_refresh_drift_replace_and_destroy(native, sandbo
         assert "StripeConnectConfig connect updated" not in refresh.stdout
         assert "OrganizationConnectAccount acme updated" not in refresh.stdout
 
-    def drift():
-        store.set_charges_enabled(org_id, True)  # the organization finished onboarding at Stripe
-        store.update_connect(account.id, active=False)  # and someone switched Connect off by hand
-
     def drift_read(refresh):
         assert re.search(r"StripeConnectConfig connect updated .*\[diff: ~active\]", refresh.stdout), refresh.stdout
         state = {r["type"]: r["outputs"] for r in project.resources()}
@@ -127,11 +123,6 @@ def test_preview_up_noop_update_refresh_drift_replace_and_destroy(native, sandbo
         assert store.org_account(other_org)["active"] is True
         assert store.org_account(org_id)["active"] is False, "the replaced account is deactivated"
 
-    def destroyed(_):
-        assert store.connect_config(account.id)["active"] is False
-        assert store.org_account(other_org)["active"] is False
-        assert store.count_org_accounts(org_id) == 1 and store.count_org_accounts(other_org) == 1
-
     # (the YAML program can't branch: tests/programs/native-read runs its invoke)
     payment = [] if language == "yaml" else [
         Step("an invoice paid: the invoke", project.up, config=lambda: {"shareableId": sandbox.create_invoice(
@@ -154,7 +145,8 @@ def test_preview_up_noop_update_refresh_drift_replace_and_destroy(native, sandbo
              then=updated),
         Step("refresh, nothing drifted", project.refresh, calls={"get_connect": 1, "get_account": 2},
              why="refresh reads each resource once, makes no link", then=quiet),
-        Step("refresh after drift", project.refresh, before=drift, calls={"get_connect": 1, "get_account": 2},
+        Step("refresh after drift", project.refresh, before=lambda: drift_at_stripe(store, account.id, org_id),
+             calls={"get_connect": 1, "get_account": 2},
              then=drift_read),
         # the declared `active: true` of both is applied again; onboarding is complete
         Step("heal", project.up, config={"accountActive": True}, changes={"updated": 2},
@@ -168,7 +160,8 @@ def test_preview_up_noop_update_refresh_drift_replace_and_destroy(native, sandbo
              config={**({} if language == "yaml" else {"shareableId": None}), "organizationId": other_org},
              changes={"replaced": 1, "updated": 1}, then=replaced),  # the account; the link follows it
         Step("destroy", project.destroy, changes={"deleted": 5}, calls={"update_connect": 1, "update_account": 1},
-             why="delete deactivates; a link needs nothing", then=destroyed),
+             why="delete deactivates; a link needs nothing",
+             then=lambda _: assert_destroyed(store, account.id, org_id, other_org)),
     ])
 
 
