@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 import subprocess
-from collections.abc import Callable, Iterable, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,10 +83,10 @@ def cli_summary(output: str) -> dict[str, int]:
     return found
 
 
-def run_steps(sandbox: Any, project: Any, steps: Iterable[Step],
-              results: MutableMapping[str, Any] | None = None) -> dict[str, Any]:
+def run_steps(sandbox: Any, project: Any, steps: Iterable[Step]) -> dict[str, Any]:
     """Run `steps` in order on `project` (a tests/realengine.py Project) against `sandbox`; returns each
-    step's result by name (also into `results` as the steps go, for a later step's checks)."""
+    step's result by name. (A later step's check that needs an earlier result: the earlier step's
+    `then` keeps it.)"""
     done: dict[str, Any] = {}
     for number, step in enumerate(steps, 1):
         label = f"step {number} ({step.name})"
@@ -108,8 +108,6 @@ def run_steps(sandbox: Any, project: Any, steps: Iterable[Step],
             result = getattr(project_of_step.stack, step.action)()
         counted = dict(api_calls(sandbox))
         done[step.name] = result
-        if results is not None:
-            results[step.name] = result
         if step.changes is not None:
             reported = change_summary(result)
             assert reported == dict(step.changes), f"{label}: the engine reported {reported}, expected {dict(step.changes)}"

@@ -47,16 +47,16 @@ def test_preview_up_noop_update_refresh_replace_and_destroy_with_both_functions(
     project = lifecycle(organizationId=org_id, onboardingLink=True)
     store = sandbox.store
     other_org = sandbox.create_organization(account.id, name="Other d.o.o.")
-    done: dict[str, Any] = {}
+    first: dict[str, Any] = {}
 
     def first_up(up):
-        outputs = up.outputs
+        outputs = first["outputs"] = up.outputs
         assert outputs["onboarding_url"].secret and outputs["onboarding_url"].value.startswith(sandbox.url)
         assert outputs["charges_enabled"].value is False
         assert store.org_account(org_id)["active"] is True
 
     def new_link(again):
-        assert again.outputs["onboarding_url"].value != done["first up"].outputs["onboarding_url"].value
+        assert again.outputs["onboarding_url"].value != first["outputs"]["onboarding_url"].value
 
     def updated(_):
         assert store.org_account(org_id)["active"] is False
@@ -107,7 +107,7 @@ def test_preview_up_noop_update_refresh_replace_and_destroy_with_both_functions(
         Step("destroy", "destroy", config={"shareableId": "", "onboardingLink": False}, changes={"delete": 3},
              calls=DEACTIVATE_BOTH,
              then=lambda _: assert_destroyed(store, account.id, org_id, other_org)),
-    ], done)
+    ])
 
 
 def test_stack_export_and_the_backend_hold_no_secret_in_plain_text(lifecycle, sandbox, account, org_id):
