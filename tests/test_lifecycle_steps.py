@@ -62,14 +62,24 @@ def test_steps_run_in_order_with_their_config_and_each_counts_its_own_calls() ->
     project = Project(log)
     log.serve("left_over")  # served before the lifecycle: not counted in its first step
     checked: list[Any] = []
+
+    def outside() -> None:
+        project.done.append("before")
+        log.serve("get_account")  # served before the step: not counted in it
+
+    def by_hand() -> str:
+        project.done.append("by hand")
+        log.serve("page_onboarding")  # a page a browser opens: not an API call
+        return "ran"
+
     results = run_steps(log, project, [
         Step("up", config={"a": 1, "token": "t", "gone": None}, secrets={"token"}, changes={"create": 2},
              calls={"get_account": 1, "create_account": 1}, then=checked.append),
         Step("preview", "preview", changes={}, calls={}),
-        Step("by hand", lambda: "ran", before=lambda: log.serve("page_onboarding"), calls={}),
+        Step("by hand", by_hand, before=outside, calls={}),
     ])
     assert project.done == [("set", {"a": 1}, set()), ("set", {"token": "t"}, {"token"}), ("config", "rm", "gone"),
-                            "up", "preview"]
+                            "up", "preview", "before", "by hand"]
     assert results["by hand"] == "ran" and checked == [results["up"]]
 
 
