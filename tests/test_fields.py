@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -84,6 +85,27 @@ def test_the_schema_has_the_declared_properties_types_and_secrets(module, resour
     for item in declared.outputs:
         prop = entry["properties"][camel(item.name)]
         assert {k: v for k, v in prop.items() if k in ("type", "$ref")} == fields.schema_type(item.annotation)
+
+
+# Written out here, not read from fields: the schema check above compares the schema with
+# fields.schema_type, the function the schema is built with, so the types themselves are pinned here.
+@pytest.mark.parametrize(("annotation", "python", "in_schema"), [
+    ("pulumi.Input[str]", str, {"type": "string"}),
+    ("str | None", str, {"type": "string"}),
+    ("pulumi.Input[bool] | None", bool, {"type": "boolean"}),
+    ("float | None", float, {"type": "number"}),
+    ("pulumi.Input[float]", float, {"type": "number"}),
+    ("pulumi.Input[Mapping[str, Any]] | None", dict[str, Any], {"$ref": "pulumi.json#/Any"}),
+    ("dict[str, Any] | None", dict[str, Any], {"$ref": "pulumi.json#/Any"}),
+])
+def test_each_declared_type_has_its_python_type_and_its_schema_type(annotation, python, in_schema):
+    assert fields.python_type(annotation) == python
+    assert fields.schema_type(annotation) == in_schema
+
+
+def test_a_type_with_no_schema_type_is_refused():
+    with pytest.raises(TypeError, match="no property type"):
+        fields.schema_type("int | None")
 
 
 @pytest.mark.parametrize(("result", "output_result"), RESULTS, ids=[r.__name__ for r, _ in RESULTS])
