@@ -25,17 +25,13 @@ from scripts.generate import CLI_VERSION
 from tests.actions_runner import Runner, load_workflow
 from tests.realengine import require_cli
 from tests.test_examples import RUNNER_MACHINE, tracked_tree
-from tests.test_release import readme_test_command
+from tests.test_release import git, readme_test_command
 
 pytestmark = pytest.mark.release
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW = ROOT / ".github" / "workflows" / "ci.yml"
 IN_CI = os.environ.get("CI", "").lower() == "true"
-
-
-def git(*args: str, cwd: Path) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout
 
 
 # ------------------------------------------------------------------------------ the workflow file
