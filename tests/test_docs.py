@@ -1,21 +1,22 @@
-import pytest
+"""The documentation: README.md, docs/ (the site mkdocs.yml builds) and benchmarks/README.md (which the
+site includes). Every code block a reader would copy is taken from a file the tests run, or is a
+command whose program, files and flags exist; the rest (printed output) is listed here with what
+checks it. Every page is in the site's nav, the site builds with --strict, and the README stays
+short and gives the test command .ci/run runs. The generated reference (docs/reference/) is checked
+by scripts/generate.py's own check in .ci/run, not here.
+"""
 
-pytestmark = pytest.mark.unit
-# ruff: noqa: E402  (the tier marker is the module's first statement; the imports follow it)
-
-# The documentation: README.md, docs/ (the site mkdocs.yml builds) and benchmarks/README.md (which the
-# site includes). Every code block a reader would copy is taken from a file the tests run, or is a
-# command whose program, files and flags exist; the rest (printed output) is listed here with what
-# checks it. Every page is in the site's nav, the site builds with --strict, and the README stays
-# short and gives the test command .ci/run runs. The generated reference (docs/reference/) is checked
-# by scripts/generate.py's own check in .ci/run, not here.
+from __future__ import annotations
 
 import re
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 import yaml
+
+pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
