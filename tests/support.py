@@ -5,8 +5,10 @@
 - `engine(...)`: an `Engine` pointed at the sandbox with an account's token (a secret config value).
 - `provider_string(provider)`: the serialized `__provider`, as a program registers it.
 - `serve_http(handler)`: a real HTTP server on loopback with a `BaseHTTPRequestHandler`; yields its URL.
+- `live_secret_key(body)`: a fake `sk_live_` key, put together at run time.
 - `OnboardingProcess`: `spaceinvoices-onboarding serve` in a process of its own, its output kept;
-  `csrf_of(page)` its form's token.
+  `csrf_of(page)` its form's token; `connect_to_endpoint(url, *orgs)` Connect and the organizations'
+  accounts set up to lead there.
 - `api_calls(sandbox)`: the one count of the API operations the sandbox served since its log was
   last cleared (options: one account's, pages too, clear after); `api_calls_in_order` the same as
   a list in order, `api_calls_by_account` per account.
@@ -36,17 +38,17 @@ from pulumi.dynamic.dynamic import serialize_provider
 from tests.harness import Engine
 
 SECRET_KEY = "sk_test_RELIABILITYsecret0123456789"
+PUBLIC_KEY = "pk_test_RELIABILITYpublic0123456789"
+CONNECT_WEBHOOK = "whsec_RELIABILITYwebhook0123456789"
+
+CONFIG_KEYS = ("private_key", "public_key", "application_fee", "refresh_url", "return_url",
+               "connect_webhook_secret", "active")
 
 
 def live_secret_key(body: str) -> str:
     """A fake live-mode Stripe secret key, put together at run time so that no string in the
     repository looks like a real live key (secret scanners rightly flag those)."""
     return "_".join(("sk", "live", body))
-PUBLIC_KEY = "pk_test_RELIABILITYpublic0123456789"
-CONNECT_WEBHOOK = "whsec_RELIABILITYwebhook0123456789"
-
-CONFIG_KEYS = ("private_key", "public_key", "application_fee", "refresh_url", "return_url",
-               "connect_webhook_secret", "active")
 
 
 def connect_inputs(**overrides: Any) -> dict[str, Any]:
