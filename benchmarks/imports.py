@@ -21,8 +21,9 @@ from .report import Report, Row
 BASELINE = "import pulumi"
 CASES = {
     "package": "import pulumi\nimport pulumi_spaceinvoices",
+    # What the shipped programs (examples/quickstart, examples/multi-org) import.
     "program": "import pulumi\nfrom pulumi_spaceinvoices import StripeConnectConfig, OrganizationConnectAccount, "
-               "get_onboarding_link_output",
+               "get_onboarding_entry_url_output, get_onboarding_link_output",
 }
 SERVER_MODULES = ("pulumi_spaceinvoices.sandbox", "fastapi", "uvicorn", "starlette", "h11", "sqlite3")
 WATCHED_MODULES = ("pydantic", "requests", "urllib3", "pulumi_spaceinvoices.client", "pulumi_spaceinvoices.models")
