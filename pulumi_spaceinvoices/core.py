@@ -19,21 +19,21 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import pulumi
-from pulumi.dynamic import CheckFailure, ConfigureRequest, ResourceProvider
+from pulumi.dynamic import CheckFailure, CheckResult, ConfigureRequest, ResourceProvider
 from pulumi.output import Unknown
 
 from .errors import APIConnectionError, APIError, AuthenticationError, NotFoundError, SpaceInvoicesError
 from .settings import CONFIG_API_URL, CONFIG_TOKEN
-from .validators import coerce_numbers as coerce_numbers
 
 if TYPE_CHECKING:  # pydantic and requests load only in the provider process, where they are used
     from pydantic import BaseModel
     from pydantic import ValidationError as PydanticValidationError
 
     from .client import SpaceInvoicesClient
+    from .fields import ResourceFields
 
 # The engine's wire marker for a value not known yet (preview); see pulumi.runtime.rpc.UNKNOWN.
 # The provider server hands check and diff a pulumi.output.Unknown object in its place.
@@ -73,9 +73,16 @@ def touched(kind: str, object_id: str) -> bool:
 
 
 class SpaceInvoicesProvider(ResourceProvider):
-    """Base of both providers: configuration, checks with pydantic, explicit diffs."""
+    """Base of both providers: configuration, and the inputs' check from the resource's declarations."""
 
     serialize_as_secret_always = False  # __provider holds nothing secret
+    declared: ClassVar[ResourceFields]  # the resource's fields (fields.py), set by each provider
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        fields = self.declared
+        inputs, failures = check_inputs(fields.inputs_model(), news, defaults=fields.defaults,
+                                        required=fields.required, output_keys=frozenset(fields.output_only_keys))
+        return CheckResult(inputs, failures)
 
     def configure(self, req: ConfigureRequest) -> None:
         global _client

@@ -116,10 +116,12 @@ class ResourceFields:
     def unmanaged_when_unset(self) -> frozenset[str]:
         return frozenset(f.name for f in self.inputs if f.prop.unmanaged_when_unset)
 
-    def inputs_model(self, name: str) -> type[BaseModel]:
-        """The pydantic model ``check`` validates with: every input optional (``check`` reports the
-        missing ones itself), strict, no other key; each field's checks in declaration order, so a
-        check may read the inputs declared before it (``info.data``)."""
+    @cache  # noqa: B019 - the declarations live as long as the process
+    def inputs_model(self) -> type[BaseModel]:
+        """The pydantic model ``check`` validates with (``<Resource>Inputs``), built on first use: only
+        the provider process checks inputs, so a program's ``import`` never loads pydantic. Every input
+        optional (``check`` reports the missing ones itself), strict, no other key; each field's checks
+        in declaration order, so a check may read the inputs declared before it (``info.data``)."""
         from typing import Annotated
 
         from pydantic import AfterValidator, BeforeValidator, ConfigDict, create_model
@@ -131,6 +133,7 @@ class ResourceFields:
             annotated: Any = Annotated  # subscripted with a tuple built here: type checkers cannot follow it
             definitions[item.name] = (annotated[tuple([optional, *validators])] if validators else optional, None)
         config = ConfigDict(extra="forbid", strict=True, defer_build=True)
+        name = self.args.__name__.removesuffix("Args") + "Inputs"
         model: type[BaseModel] = create_model(name, __config__=config, **definitions)
         return model
 

@@ -8,11 +8,10 @@ update, delete, and last the resource class. The resource id is the organization
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import pulumi
-from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, UpdateResult
+from pulumi.dynamic import CreateResult, DiffResult, ReadResult, UpdateResult
 
 from . import core
 from .errors import APIConnectionError, APIError, NotFoundError
@@ -59,15 +58,11 @@ class OrganizationConnectAccountState(OrganizationConnectAccountArgs):
 DECLARED = ResourceFields(OrganizationConnectAccountArgs, OrganizationConnectAccountState)
 INPUT_KEYS = DECLARED.input_keys
 OUTPUT_ONLY_KEYS = DECLARED.output_only_keys
-REQUIRED = DECLARED.required
-DEFAULTS = DECLARED.defaults
 
 
-@cache
 def inputs_model() -> type[BaseModel]:
-    """The pydantic model that validates the inputs, built on first use: only the provider process
-    checks inputs, so a program's `import` never loads pydantic."""
-    return DECLARED.inputs_model("OrganizationConnectAccountInputs")
+    """The pydantic model that validates the inputs (built on first use)."""
+    return DECLARED.inputs_model()
 
 
 def outputs_from(live: StripeConnectAccount, organization_id: str) -> dict[str, Any]:
@@ -81,12 +76,7 @@ def outputs_from(live: StripeConnectAccount, organization_id: str) -> dict[str, 
 class OrganizationConnectAccountProvider(core.SpaceInvoicesProvider):
     """Dynamic provider of :class:`OrganizationConnectAccount`."""
 
-    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        inputs, failures = core.check_inputs(
-            inputs_model(), news, defaults=DEFAULTS, required=REQUIRED,
-            output_keys=frozenset(OUTPUT_ONLY_KEYS),
-        )
-        return CheckResult(inputs, failures)
+    declared = DECLARED
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         changed = core.changed_keys(INPUT_KEYS, olds, news)
@@ -128,7 +118,7 @@ class OrganizationConnectAccountProvider(core.SpaceInvoicesProvider):
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         org_id = checked_object_id("organization_id", props.get("organization_id") or id_)
         live = core.run_step("reading", f"{WHAT} for organization {org_id}",
-                               lambda: core.client().get_connect_account(org_id), saved_settings=True)
+                             lambda: core.client().get_connect_account(org_id), saved_settings=True)
         if live is None:
             return ReadResult(None, {})
         outs = outputs_from(live, org_id)
@@ -161,7 +151,7 @@ class OrganizationConnectAccountProvider(core.SpaceInvoicesProvider):
         what = f"{WHAT} for organization {org_id}"
         if core.touched(TOUCHED_AS, org_id):
             core.log_info(f"{what}: leaving the account active: another resource created or adopted it in this "
-                            "run (renamed without an alias, or replaced).")
+                          "run (renamed without an alias, or replaced).")
             return
         api = core.client()
         try:

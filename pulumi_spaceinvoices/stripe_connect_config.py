@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cache
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import pulumi
-from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, UpdateResult
+from pulumi.dynamic import CreateResult, DiffResult, ReadResult, UpdateResult
 
 from . import core
 from . import validators as valid
@@ -80,16 +79,12 @@ DECLARED = ResourceFields(StripeConnectConfigArgs, StripeConnectConfigState)
 INPUT_KEYS = DECLARED.input_keys
 OUTPUT_ONLY_KEYS = DECLARED.output_only_keys
 SECRET_INPUTS = DECLARED.secret_inputs
-REQUIRED = DECLARED.required
-DEFAULTS = DECLARED.defaults
 UNMANAGED_WHEN_UNSET = DECLARED.unmanaged_when_unset
 
 
-@cache
 def inputs_model() -> type[BaseModel]:
-    """The pydantic model that validates the inputs, built on first use: only the provider process
-    checks inputs, so a program's `import` never loads pydantic."""
-    return DECLARED.inputs_model("StripeConnectConfigInputs")
+    """The pydantic model that validates the inputs (built on first use)."""
+    return DECLARED.inputs_model()
 
 
 def outputs_from(live: StripeConnect, stored: Mapping[str, Any]) -> dict[str, Any]:
@@ -108,12 +103,7 @@ def _request_body(inputs: Mapping[str, Any], keys: list[str] | None = None) -> S
 class StripeConnectConfigProvider(core.SpaceInvoicesProvider):
     """Dynamic provider of :class:`StripeConnectConfig`."""
 
-    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        inputs, failures = core.check_inputs(
-            inputs_model(), news, defaults=DEFAULTS, required=REQUIRED,
-            output_keys=frozenset(OUTPUT_ONLY_KEYS),
-        )
-        return CheckResult(inputs, failures)
+    declared = DECLARED
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         changed = core.changed_keys(INPUT_KEYS, olds, news, ignore_none=UNMANAGED_WHEN_UNSET)
