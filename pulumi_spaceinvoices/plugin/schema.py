@@ -20,7 +20,7 @@ from .. import organization_connect_account as account_core
 from .. import payment_intent as payment_core
 from .. import stripe_connect_config as connect_core
 from .._version import __version__
-from ..fields import Declared, declared, schema_type
+from ..fields import Declared, ResourceFields, declared, schema_type
 from ._names import camel
 
 PACKAGE = "spaceinvoices"
@@ -86,24 +86,27 @@ def _schema_fields(items: tuple[Declared, ...], names: list[str] | None = None) 
     return tuple(Field(item.name, schema_type(item.annotation), _markdown(item.prop.description)) for item in chosen)
 
 
-def _secrets(*items: tuple[Declared, ...]) -> frozenset[str]:
-    return frozenset(item.name for group in items for item in group if item.prop.secret)
+def _secrets(items: tuple[Declared, ...]) -> frozenset[str]:
+    return frozenset(item.name for item in items if item.prop.secret)
 
 
-def _resource(core: Any, resource: type) -> Member:
-    declared_ = core.DECLARED
-    return Member(f"{PACKAGE}:index:{resource.__name__}", _summary(resource), _schema_fields(declared_.inputs),
-                  _schema_fields(declared_.outputs), declared_.required, frozenset(declared_.secrets))
+def _required(items: tuple[Declared, ...]) -> frozenset[str]:
+    return frozenset(item.name for item in items if item.required)
+
+
+def _resource(fields: ResourceFields, resource: type) -> Member:
+    return Member(f"{PACKAGE}:index:{resource.__name__}", _summary(resource), _schema_fields(fields.inputs),
+                  _schema_fields(fields.outputs), fields.required, _secrets(fields.outputs))
 
 
 @cache
 def stripe_connect_config() -> Member:
-    return _resource(connect_core, connect_core.StripeConnectConfig)
+    return _resource(connect_core.DECLARED, connect_core.StripeConnectConfig)
 
 
 @cache
 def organization_connect_account() -> Member:
-    return _resource(account_core, account_core.OrganizationConnectAccount)
+    return _resource(account_core.DECLARED, account_core.OrganizationConnectAccount)
 
 
 LINK_DESCRIPTION = (
@@ -139,7 +142,7 @@ def get_payment_intent() -> Member:
     result = declared(payment_core.GetPaymentIntentResult)
     shareable = Field("shareable_id", {"type": "string"}, SHAREABLE_ID_DESCRIPTION)
     return Member(f"{PACKAGE}:index:getPaymentIntent", PAYMENT_INTENT_DESCRIPTION, (shareable,), _schema_fields(result),
-                  frozenset({"shareable_id"}), _secrets(result), frozenset(f.name for f in result if f.required))
+                  frozenset({"shareable_id"}), _secrets(result), _required(result))
 
 
 ENTRY_URL_DESCRIPTION = (
@@ -165,7 +168,7 @@ def get_onboarding_entry_url() -> Member:
               + _schema_fields(result, ["valid_until"]))
     return Member(f"{PACKAGE}:index:getOnboardingEntryUrl", ENTRY_URL_DESCRIPTION, inputs, _schema_fields(result),
                   frozenset({"organization_id"}), _secrets(result) | {"signing_key"},
-                  frozenset(f.name for f in result if f.required))
+                  _required(result))
 
 
 def resources() -> list[Member]:
