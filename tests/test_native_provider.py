@@ -32,10 +32,20 @@ ACCOUNT = "urn:pulumi:dev::p::spaceinvoices:index:OrganizationConnectAccount::ac
 LINK = "urn:pulumi:dev::p::spaceinvoices:index:OnboardingLink::acmeLink"
 
 
+def run(call):
+    """One plugin call to completion, on a loop of its own: ``asyncio.run`` would also unset the
+    thread's current loop, which the mock-based programs of other test files (pulumi.runtime.test) use."""
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(call)
+    finally:
+        loop.close()
+
+
 @pytest.fixture
 def plugin(sandbox, account, new_run):
     plugin = SpaceInvoicesPlugin()
-    asyncio.run(plugin.configure(ConfigureRequest(
+    run(plugin.configure(ConfigureRequest(
         {}, {"accessToken": PropertyValue(account.token, is_secret=True), "apiUrl": PropertyValue(sandbox.url)},
         True, False)))
     yield plugin
@@ -63,10 +73,10 @@ def test_values_convert_both_ways_with_unknowns_numbers_and_secrets():
 
 def test_check_names_the_schema_property_and_adds_the_core_defaults(plugin, sandbox):
     sandbox.clear_requests()
-    bad = asyncio.run(plugin.check(CheckRequest(ACCOUNT, {}, {"organizationId": PropertyValue("../admin")}, b"")))
+    bad = run(plugin.check(CheckRequest(ACCOUNT, {}, {"organizationId": PropertyValue("../admin")}, b"")))
     assert [(f.property, f.reason[:30]) for f in bad.failures] == [
         ("organizationId", "must be a Space Invoices id of")]
-    good = asyncio.run(plugin.check(CheckRequest(ACCOUNT, {}, {"organizationId": PropertyValue("A" * 24)}, b"")))
+    good = run(plugin.check(CheckRequest(ACCOUNT, {}, {"organizationId": PropertyValue("A" * 24)}, b"")))
     assert good.failures == [] and good.inputs == {"organizationId": PropertyValue("a" * 24),
                                                    "active": PropertyValue(True)}
     assert sandbox.requests() == []
@@ -74,16 +84,16 @@ def test_check_names_the_schema_property_and_adds_the_core_defaults(plugin, sand
 
 def test_create_and_update_in_preview_return_unknowns_and_call_nothing(plugin, sandbox, org_id):
     sandbox.clear_requests()
-    created = asyncio.run(plugin.create(CreateRequest(ACCOUNT, {"organizationId": PropertyValue(org_id),
+    created = run(plugin.create(CreateRequest(ACCOUNT, {"organizationId": PropertyValue(org_id),
                                                                 "active": PropertyValue(True)}, 60, True)))
     assert created.properties["organizationId"].value == org_id
     assert all(created.properties[camel(k)].value == UNKNOWN
                for k in organization_connect_account().output_keys if k not in ("organization_id", "active"))
-    link = asyncio.run(plugin.create(CreateRequest(LINK, {"organizationId": PropertyValue(org_id)}, 60, True)))
+    link = run(plugin.create(CreateRequest(LINK, {"organizationId": PropertyValue(org_id)}, 60, True)))
     assert link.properties["url"].value == UNKNOWN and link.properties["url"].is_secret
     olds = {"organizationId": PropertyValue(org_id), "active": PropertyValue(True),
             "connectAccountId": PropertyValue("b" * 24), "chargesEnabled": PropertyValue(False)}
-    updated = asyncio.run(plugin.update(UpdateRequest(ACCOUNT, org_id, olds, {**olds, "active": PropertyValue(False)},
+    updated = run(plugin.update(UpdateRequest(ACCOUNT, org_id, olds, {**olds, "active": PropertyValue(False)},
                                                       60, [], True)))
     assert updated.properties["active"].value is False
     assert updated.properties["connectAccountId"].value == "b" * 24, "what the core's diff calls stable is kept"
@@ -96,11 +106,11 @@ def test_the_link_asks_for_an_update_while_onboarding_is_incomplete_and_never_af
 
     def diff(complete):
         state = {"organizationId": org, "onboardingComplete": PropertyValue(complete)}
-        return asyncio.run(plugin.diff(DiffRequest(LINK, "c" * 24, state, {"organizationId": org}, [])))
+        return run(plugin.diff(DiffRequest(LINK, "c" * 24, state, {"organizationId": org}, [])))
 
     assert diff(False).changes is True and diff(False).diffs == ["url"] and diff(False).replaces == []
     assert diff(True).changes is False
-    moved = asyncio.run(plugin.diff(DiffRequest(LINK, "c" * 24, {"organizationId": org,
+    moved = run(plugin.diff(DiffRequest(LINK, "c" * 24, {"organizationId": org,
                                                                  "onboardingComplete": PropertyValue(True)},
                                                 {"organizationId": PropertyValue("d" * 24)}, [])))
     assert moved.changes is True and moved.diffs == ["organizationId"]
@@ -108,9 +118,9 @@ def test_the_link_asks_for_an_update_while_onboarding_is_incomplete_and_never_af
 
 def test_the_core_diff_decides_and_the_plugin_only_shows_it(plugin, org_id):
     olds = {"organizationId": PropertyValue(org_id), "active": PropertyValue(True)}
-    same = asyncio.run(plugin.diff(DiffRequest(ACCOUNT, org_id, olds, dict(olds), [])))
+    same = run(plugin.diff(DiffRequest(ACCOUNT, org_id, olds, dict(olds), [])))
     assert same.changes is False and same.diffs == []
-    moved = asyncio.run(plugin.diff(DiffRequest(ACCOUNT, org_id, olds, {**olds, "organizationId": PropertyValue(
+    moved = run(plugin.diff(DiffRequest(ACCOUNT, org_id, olds, {**olds, "organizationId": PropertyValue(
         "e" * 24)}, [])))
     assert moved.changes and moved.replaces == ["organizationId"] and moved.diffs == ["organizationId"]
 
@@ -124,7 +134,7 @@ def test_our_error_is_found_behind_the_sdk_s_wrapper_and_others_are_not():
             raise error
 
         try:
-            asyncio.run(rpc(None, None, None))
+            run(rpc(None, None, None))
         except Exception as raised:
             assert "Traceback" in raised.args[0] or "File" in raised.args[0]  # what the SDK would send
             return raised
@@ -151,7 +161,7 @@ def test_a_changed_provider_config_is_reported_as_a_change_which_the_sdk_s_diffc
 
     def answer(servicer_type, old_token, new_token):
         servicer = servicer_type([], "0.1.0", SpaceInvoicesPlugin(), engine_address=None)
-        return asyncio.run(servicer.DiffConfig(request(old_token, new_token), None))
+        return run(servicer.DiffConfig(request(old_token, new_token), None))
 
     rotated, same = ("the-old-token-0000", "a-new-token-0000"), ("the-old-token-0000", "the-old-token-0000")
     assert answer(server.servicer_class(), *rotated).changes == proto.DiffResponse.DIFF_SOME
