@@ -253,6 +253,9 @@ def test_error_tree() -> None:
     names = set(re.findall(r"\b([A-Z]\w+Error)\b", tree.text))
     for name in names:
         assert issubclass(getattr(errors, name), errors.SpaceInvoicesError), name
+    ours = {name for name, value in vars(errors).items()
+            if isinstance(value, type) and issubclass(value, errors.SpaceInvoicesError)}
+    assert sorted(ours - names) == [], "errors the tree leaves out"
 
 
 # ------------------------------------------------------------------------ the site and the README
