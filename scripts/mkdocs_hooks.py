@@ -21,19 +21,23 @@ ROOT = Path(__file__).resolve().parent.parent
 REPOSITORY = "https://github.com/spaceinvoices/pulumi-spaceinvoices"
 HOME = "_index.md"
 INCLUDE = re.compile(r"^<!-- include: (\S+) -->$", re.M)
-INCLUDED = {"benchmarks/README.md": "benchmarks.md"}  # a file out of docs/ -> the page that includes it
+INCLUDED: dict[str, str] = {}  # a file out of docs/ -> the page that includes it (filled by on_files)
 # [text](target) and [text]: target, outside code; the target up to a space or `)`.
 LINK = re.compile(r"(\]\()([^)\s]+)(\))|^(\[[^\]]+\]:\s*)(\S+)", re.M)
 FENCE = re.compile(r"^(```|~~~).*?^\1\s*$", re.M | re.S)
 
 
 def on_files(files: Any, config: Any) -> Any:
-    """docs/_index.md is served as the site's root page (index.html)."""
+    """docs/_index.md is served as the site's root page (index.html); each page's includes are noted."""
     home = files.get_file_from_path(HOME)
     if home is None:
         raise PluginError(f"docs/{HOME} is missing: it is the site's home page")
     home.dest_uri = "index.html"
     home.url = "./"
+    INCLUDED.clear()
+    for page in files.documentation_pages():
+        for name in INCLUDE.findall(page.content_string):
+            INCLUDED[name] = page.src_uri
     return files
 
 
