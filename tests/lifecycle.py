@@ -134,5 +134,5 @@ def assert_destroyed(store: Any, account_id: str, *org_ids: str) -> None:
     organization holding exactly one account (none deleted, none made twice)."""
     assert store.connect_config(account_id)["active"] is False
     for org_id in org_ids:
-        assert store.org_account(org_id)["active"] is False, f"{org_id}'s account is deactivated"
         assert store.count_org_accounts(org_id) == 1, f"{org_id} holds one account"
+        assert store.org_account(org_id)["active"] is False, f"{org_id}'s account is deactivated"

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.lifecycle import Step, change_summary, run_steps
+from tests.lifecycle import Step, assert_destroyed, change_summary, drift_at_stripe, run_steps
 
 pytestmark = pytest.mark.unit
 
@@ -102,3 +102,17 @@ def test_a_failed_check_names_the_step_and_what_was_expected() -> None:
 def test_the_change_summary_of_a_cli_run_is_read_from_its_resources_block() -> None:
     printed = "Updating (dev)\n\nResources:\n    + 2 created\n    ~ 1 updated\n    3 unchanged\n\nDuration: 1s\n"
     assert change_summary(subprocess.CompletedProcess([], 0, stdout=printed)) == {"created": 2, "updated": 1}
+
+
+def test_the_shared_drift_and_destroy_check_act_on_the_sandbox(sandbox, account, org_id, connect_enabled):
+    """drift_at_stripe and assert_destroyed, which both lifecycle tests use, against the in-process sandbox."""
+    store = sandbox.store
+    record = store.create_org_account(org_id, store.connect_config(account.id)["id"])
+    drift_at_stripe(store, account.id, org_id)
+    assert store.org_account(org_id)["charges_enabled"] is True and store.connect_config(account.id)["active"] is False
+    with pytest.raises(AssertionError, match="account is deactivated"):
+        assert_destroyed(store, account.id, org_id)  # the organization's account is still active
+    store.update_org_account(record["id"], active=False)
+    assert_destroyed(store, account.id, org_id)
+    with pytest.raises(AssertionError, match="holds one account"):
+        assert_destroyed(store, account.id, sandbox.create_organization(account.id, name="No account"))
