@@ -14,6 +14,8 @@ stay the one place that spells JSON keys.
 from __future__ import annotations
 
 import dataclasses
+import re
+import textwrap
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -177,3 +179,19 @@ def python_type(annotation: str) -> Any:
 
 def schema_type(annotation: str) -> dict[str, Any]:
     return dict(_type_row(annotation)[2])
+
+
+_LITERAL = re.compile(r"``([^`]+)``")
+
+
+def markdown(text: str) -> str:
+    """A description's reST literals (``x``) as Markdown code."""
+    return _LITERAL.sub(lambda m: f"`{m.group(1)}`", text)
+
+
+def docstring_parts(obj: object) -> tuple[str, str]:
+    """An object's docstring (read from the object, not its source) before ``Example::``, and the
+    example's code, each dedented: what the schema and the reference pages describe a member with."""
+    first, _, rest = (obj.__doc__ or "").partition("\n")
+    text, _, example = f"{first.strip()}\n{textwrap.dedent(rest)}".partition("Example::")
+    return text.strip(), textwrap.dedent(example).strip()

@@ -18,10 +18,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import textwrap
 from pathlib import Path
 from typing import Any
 
+from pulumi_spaceinvoices.fields import docstring_parts, markdown
 from pulumi_spaceinvoices.plugin._names import snake
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -167,13 +167,6 @@ def provider_page(schema: dict[str, Any]) -> str:
 
 # -- The dynamic providers' (Python) reference pages, from the declarations ------------------------------
 
-_LITERAL = re.compile(r"``([^`]+)``")
-
-
-def _md(text: str) -> str:
-    return _LITERAL.sub(lambda m: f"`{m.group(1)}`", text)
-
-
 def python_type(annotation: str) -> str:
     from pulumi_spaceinvoices.fields import python_type as checked
 
@@ -192,15 +185,8 @@ def declared_table(items: Any, *, inputs: bool) -> list[str]:
         if inputs and item.prop.unmanaged_when_unset:
             marks.append("unset: left as the server has it")
         kind = python_type(item.annotation) + (f" ({', '.join(marks)})" if marks else "")
-        rows.append(f"| `{item.name}` | {kind} | {_md(item.prop.description)} |")
+        rows.append(f"| `{item.name}` | {kind} | {markdown(item.prop.description)} |")
     return rows
-
-
-def _doc(obj: Any) -> tuple[str, str]:
-    """A docstring's text before its example, and the example's code (dedented), from the object's data."""
-    first, _, rest = (obj.__doc__ or "").partition("\n")
-    text, _, example = f"{first.strip()}\n{textwrap.dedent(rest)}".partition("Example::")
-    return _md(text.strip()), textwrap.dedent(example).strip()
 
 
 def python_pages() -> dict[str, str]:
@@ -222,10 +208,10 @@ def python_pages() -> dict[str, str]:
     for module, resource in ((stripe_connect_config, stripe_connect_config.StripeConnectConfig),
                              (organization_connect_account, organization_connect_account.OrganizationConnectAccount)):
         name = resource.__name__
-        text, example = _doc(resource)
+        text, example = docstring_parts(resource)
         token = f"pulumi-python:dynamic/spaceinvoices:{name}"
         lines = [f"# {name}", "", f"`pulumi_spaceinvoices.{name}` (type `{token}`), inputs as keyword arguments "
-                 f"or `{name}Args`.", "", text, "", "## Example usage", "", "```python", example, "```", "",
+                 f"or `{name}Args`.", "", markdown(text), "", "## Example usage", "", "```python", example, "```", "",
                  "## Inputs", "", *declared_table(module.DECLARED.inputs, inputs=True), "",
                  "## Outputs", "", "Every input is an output too, and:", "",
                  *declared_table([f for f in module.DECLARED.outputs if f.name in module.OUTPUT_ONLY_KEYS],
@@ -237,9 +223,9 @@ def python_pages() -> dict[str, str]:
                              (onboarding_link.get_onboarding_link, onboarding_link.GetOnboardingLinkResult),
                              (payment_intent.get_payment_intent, payment_intent.GetPaymentIntentResult)):
         name = function.__name__
-        text, _ = _doc(function)
+        text, _ = docstring_parts(function)
         lines = [f"# {name}", "", f"`pulumi_spaceinvoices.{name}(...)` returns `{result.__name__}`; "
-                 f"`{name}_output(...)` returns one Output per field.", "", text, "",
+                 f"`{name}_output(...)` returns one Output per field.", "", markdown(text), "",
                  "## Result", "", *declared_table(declared(result), inputs=False), ""]
         page = f"{name.replace('_', '-')}.md"
         pages[page] = "\n".join(lines)

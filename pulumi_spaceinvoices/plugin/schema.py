@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import textwrap
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -20,7 +19,7 @@ from .. import organization_connect_account as account_core
 from .. import payment_intent as payment_core
 from .. import stripe_connect_config as connect_core
 from .._version import __version__
-from ..fields import Declared, ResourceFields, declared, schema_type
+from ..fields import Declared, ResourceFields, declared, docstring_parts, markdown, schema_type
 from ._names import camel
 
 PACKAGE = "spaceinvoices"
@@ -61,22 +60,19 @@ class Member:
         return [f.name for f in self.outputs]
 
 
-_LITERAL = re.compile(r"``([^`]+)``")
 _SNAKE_WORD = re.compile(r"\b[a-z]+(?:_[a-z]+)+\b")
 
 
 def _markdown(text: str) -> str:
     """reST literals to Markdown, core names to schema names (``snake_case`` -> `snakeCase`)."""
-    text = _LITERAL.sub(lambda m: f"`{m.group(1)}`", text)
+    text = markdown(text)
     text = re.sub(r"\bNone\b", "null", text)
     return _SNAKE_WORD.sub(lambda m: camel(m.group(0)), text)
 
 
 def _summary(cls: type) -> str:
-    """A class docstring (data, not source) up to its Python example, as Markdown."""
-    first, _, rest = (cls.__doc__ or "").partition("\n")
-    doc = f"{first.strip()}\n{textwrap.dedent(rest)}"
-    return _markdown(doc.split("Example::", 1)[0].strip())
+    """A class docstring up to its Python example, as Markdown."""
+    return _markdown(docstring_parts(cls)[0])
 
 
 def _schema_fields(items: tuple[Declared, ...], names: list[str] | None = None) -> tuple[Field, ...]:
